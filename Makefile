@@ -1,0 +1,60 @@
+# rackwright make targets. `make test` is the whole suite CI runs; `make demo`
+# runs the main playbook on the built-in QEMU lab. Everything installs itself.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+PLAYBOOKS := $(wildcard playbooks/*.yml)
+
+.PHONY: help setup system docker images lint unit molecule test demo lock clean
+
+help: ## List targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; install Python 3.11+ first" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed ## Create .venv with the pinned toolchain and check collections offline
+	$(VENV_PY) scripts/check_collections.py requirements.yml
+
+system: ## Install the Debian packages the tests and lab need (apt)
+	$(VENV_PY) scripts/ensure_system.py packages
+
+docker: system ## Start dockerd if it is not running
+	$(VENV_PY) scripts/ensure_system.py docker
+
+images: setup docker ## Build the Molecule container images (cached by recipe hash)
+	$(VENV_PY) scripts/build_images.py
+
+lint: setup ## ansible-lint (production), yamllint, ruff, syntax-check of every playbook
+	yamllint --strict .
+	ruff check .
+	ruff format --check .
+	ansible-lint --offline --profile production
+	for pb in $(PLAYBOOKS); do ansible-playbook --syntax-check -i inventories/example $$pb >/dev/null || exit 1; echo "syntax ok: $$pb"; done
+
+unit: setup ## pytest: parsers on real vendor output, filters, inventory validation
+	pytest -q tests/unit
+
+molecule: images ## Every Molecule scenario (check, converge, idempotence, verify)
+	for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s || exit 1; done
+
+test: setup system lint unit molecule test-lab ## The whole suite (what CI runs)
+
+demo: setup system lab-up ## Boot the built-in lab and run the main playbook on it
+	ansible-playbook -i inventories/lab playbooks/site.yml
+
+lock: ## Re-resolve requirements.txt from the top-level pins
+	{ echo "# Exact pins for the controller toolchain (Python 3.11). Regenerate with: make lock"; $(VENV)/bin/pip freeze --exclude-editable; } > requirements.txt.new && mv requirements.txt.new requirements.txt
+
+clean: ## Remove the venv and caches (not the image caches)
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+
+-include lab/lab.mk

@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) rackwright contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parse Linux software RAID state: ``/proc/mdstat`` and ``mdadm --detail /dev/mdX``.
+
+Verdicts follow check_raid's mdstat plugin and mdadm's own State vocabulary: a degraded array
+is critical unless it is rebuilding (warning), resync/reshape are warnings, a scrub (check) is ok,
+a faulty member on an otherwise full array is a warning, inactive IMSM/DDF containers are normal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible.module_utils.rackwright_health import ParseError, Verdict
+
+TOOL_MDSTAT = "mdstat"
+TOOL_MDADM = "mdadm"
+
+_ARRAY_RE = re.compile(r"^(md[\w/-]+)\s*:\s*(active|inactive)(?:\s+\(([^)]*)\))?\s*(.*)$")
+_MEMBER_RE = re.compile(r"^(\S+?)\[(\d+)\]((?:\([A-Z]\))*)$")
+_STATUS_RE = re.compile(r"\[(\d+)/(\d+)\]\s+\[([U_]+)\]")
+_PROGRESS_RE = re.compile(r"\b(resync|recovery|reshape|check|repair)\s*=\s*([\d.]+)%")
+_WAITING_RE = re.compile(r"^(resync|recovery|reshape|check)\s*=\s*(DELAYED|PENDING)$")
+_FLAGS = {"F": "faulty", "S": "spare", "W": "active", "R": "replacement", "J": "journal"}
+_ACTIONS = {"recovery": "rebuilding", "resync": "resyncing", "reshape": "reshaping", "check": "checking", "repair": "checking"}
+
+
+def parse_mdstat(text, source=None):
+    """Arrays from /proc/mdstat: list of {name, level, state, rebuild_percent, members, health, reasons, ...}."""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("Personalities"):
+        raise ParseError(TOOL_MDSTAT, source, 1, "expected 'Personalities :' header, got %r" % (lines[:1] or [""])[0][:60])
+    arrays = []
+    current = None
+    for lineno, line in enumerate(lines[1:], 2):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("unused devices"):
+            continue
+        match = _ARRAY_RE.match(line)
+        if match:
+            current = _new_array(match, source, lineno)
+            arrays.append(current)
+            continue
+        if current is None or not line[:1].isspace():
+            raise ParseError(TOOL_MDSTAT, source, lineno, "unrecognised line %r" % stripped[:80])
+        if " blocks" in stripped:
+            status = _STATUS_RE.search(stripped)
+            if status:
+                current["raid_disks"], current["active_disks"] = int(status.group(1)), int(status.group(2))
+                current["status"] = status.group(3)
+            current["external"] = "super external:" in stripped
+        elif _PROGRESS_RE.search(stripped):
+            action, percent = _PROGRESS_RE.search(stripped).groups()
+            current["action"], current["rebuild_percent"] = action, float(percent)
+        elif _WAITING_RE.match(stripped):
+            action, when = _WAITING_RE.match(stripped).groups()
+            current["action"], current["waiting"] = action, when
+        elif not stripped.startswith("bitmap:"):
+            raise ParseError(TOOL_MDSTAT, source, lineno, "unrecognised line %r" % stripped[:80])
+    scrub_running = any(a["action"] in ("check", "repair") and not a["waiting"] for a in arrays)
+    return [_judge_mdstat(array, scrub_running) for array in arrays]
+
+
+def _new_array(match, source, lineno):
+    name, activity, mode, rest = match.groups()
+    tokens = rest.split()
+    level = None
+    if tokens and not _MEMBER_RE.match(tokens[0]):
+        level = tokens.pop(0)
+    members = []
+    for token in tokens:
+        member = _MEMBER_RE.match(token)
+        if not member:
+            raise ParseError(TOOL_MDSTAT, source, lineno, "unrecognised member %r of %s" % (token, name))
+        flags = re.findall(r"\(([A-Z])\)", member.group(3))
+        state = _FLAGS.get(flags[0], "active") if flags else "active"
+        members.append({"device": member.group(1), "index": int(member.group(2)), "state": state})
+    return {
+        "name": name,
+        "level": level,
+        "active": activity == "active",
+        "read_only": bool(mode and "read-only" in mode),
+        "members": members,
+        "raid_disks": None,
+        "active_disks": None,
+        "status": None,
+        "external": False,
+        "action": None,
+        "waiting": None,
+        "rebuild_percent": None,
+    }
+
+
+def _judge_mdstat(array, scrub_running):
+    verdict = Verdict()
+    members = array["members"]
+    faulty = [m["device"] for m in members if m["state"] == "faulty"]
+    missing = (array["raid_disks"] or 0) - (array["active_disks"] or 0)
+    action, waiting, percent = array["action"], array["waiting"], array["rebuild_percent"]
+    if waiting == "DELAYED" and action == "resync" and scrub_running and not missing:
+        action = "check"  # check_raid: during a scheduled check the other arrays wait as resync=DELAYED
+    if action == "recovery" and not waiting:
+        for member in members:
+            if member["state"] == "active" and member["index"] >= (array["raid_disks"] or 0):
+                member["state"] = "rebuilding"
+
+    if not array["active"]:
+        if array["level"] is None and (array["external"] or all(m["state"] == "spare" for m in members)):
+            state = "inactive"  # IMSM/DDF container: normal
+        else:
+            state = "inactive"
+            verdict.add("critical", "array is inactive (not started)")
+    elif array["level"] in ("raid0", "linear") or array["status"] is None:
+        state = "failed" if faulty else "optimal"
+        for device in faulty:
+            verdict.add("critical", "member %s faulty (no redundancy)" % device)
+        faulty = []
+    elif action == "reshape":
+        state = "reshaping"
+        verdict.add("warning", "reshape %s" % _progress(percent, waiting))
+    elif missing > 0:
+        gap = "%d of %d members missing [%s]" % (missing, array["raid_disks"], array["status"])
+        if action == "recovery" and not waiting:
+            state = "rebuilding"
+            verdict.add("warning", "rebuilding %s (%s)" % (_progress(percent, None), gap))
+        else:
+            state = "degraded"
+            why = "; recovery %s" % waiting.lower() if waiting else ""
+            verdict.add("critical", "degraded: %s%s" % (gap, why))
+    elif action == "resync":
+        state = "resyncing"
+        verdict.add("warning", "resync %s" % _progress(percent, waiting))
+    elif action == "check":
+        state = "checking"
+    else:
+        state = "optimal"
+    for device in faulty:
+        verdict.add("critical" if state == "degraded" else "warning", "member %s faulty" % device)
+    result = {
+        "name": array["name"],
+        "level": array["level"] or ("container" if array["external"] or not array["active"] else None),
+        "state": state,
+        "rebuild_percent": percent if action in ("recovery", "resync", "reshape") and not waiting else None,
+        "members": [{"device": m["device"], "state": m["state"]} for m in members],
+        "raid_disks": array["raid_disks"],
+        "active_disks": array["active_disks"],
+        "read_only": array["read_only"],
+        "source": "mdstat",
+    }
+    result.update(verdict.as_dict())
+    return result
+
+
+def _progress(percent, waiting):
+    if waiting:
+        return waiting.lower()
+    return "%g%% in progress" % percent if percent is not None else "in progress"
+
+
+_MDADM_ROW_RE = re.compile(r"^\s*(\d+|-)\s+(\d+)\s+(\d+)\s+(\d+|-)\s+(.*?)\s*(/dev/\S+)?\s*$")
+_MDADM_PROGRESS_RE = re.compile(r"^(Rebuild|Resync|Reshape|Check) Status$")
+
+
+def parse_mdadm_detail(text, source=None):
+    """One array dict (same shape as parse_mdstat items) from ``mdadm --detail /dev/mdX``."""
+    lines = text.splitlines()
+    name = None
+    fields = {}
+    members = []
+    in_table = False
+    progress = None
+    for lineno, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if name is None:
+            if not stripped.startswith("/dev/") or not stripped.endswith(":"):
+                raise ParseError(TOOL_MDADM, source, lineno, "expected '/dev/mdX:' header, got %r" % stripped[:60])
+            name = stripped[5:-1]
+            continue
+        if stripped.startswith("Number") and "RaidDevice" in stripped:
+            in_table = True
+            continue
+        if in_table:
+            row = _MDADM_ROW_RE.match(line)
+            if not row:
+                raise ParseError(TOOL_MDADM, source, lineno, "unrecognised device row %r" % stripped[:80])
+            words = row.group(5).split()
+            members.append({"device": row.group(6) or "slot %s" % row.group(4), "state": _member_state(words)})
+            continue
+        key, sep, value = stripped.partition(" : ")
+        if not sep:
+            key, sep, value = stripped.partition(":")
+        if not sep:
+            raise ParseError(TOOL_MDADM, source, lineno, "expected 'Key : value', got %r" % stripped[:80])
+        key, value = key.strip(), value.strip()
+        fields[key] = value
+        if _MDADM_PROGRESS_RE.match(key):
+            progress = (key.split()[0].lower(), float(value.split("%")[0]))
+    if name is None or "Raid Level" not in fields or "State" not in fields:
+        raise ParseError(TOOL_MDADM, source, None, "no 'Raid Level'/'State' fields: not mdadm --detail output")
+    return _judge_mdadm(name, fields, members, progress)
+
+
+def _member_state(words):
+    if "faulty" in words:
+        return "faulty"
+    if "rebuilding" in words:
+        return "rebuilding"
+    if "removed" in words:
+        return "removed"
+    if "spare" in words:
+        return "spare"
+    if "active" in words or "sync" in words:
+        return "active"
+    return " ".join(words) or "unknown"
+
+
+def _judge_mdadm(name, fields, members, progress):
+    words = {w.strip().lower() for w in fields["State"].split(",")}
+    verdict = Verdict()
+    percent = progress[1] if progress else None
+    failed_devices = int(fields.get("Failed Devices", "0") or 0)
+    gap = "%s of %s devices active" % (fields.get("Active Devices", "?"), fields.get("Raid Devices", "?"))
+    if "failed" in words:
+        state = "failed"
+        verdict.add("critical", "array FAILED (%s)" % gap)
+    elif "inactive" in words:
+        state = "inactive"
+        verdict.add("critical", "array is inactive (not started)")
+    elif "degraded" in words and "recovering" in words:
+        state = "rebuilding"
+        verdict.add("warning", "rebuilding %s (%s)" % (_progress(percent, None), gap))
+    elif "degraded" in words:
+        state = "degraded"
+        verdict.add("critical", "degraded: %s" % gap)
+    elif "reshaping" in words:
+        state = "reshaping"
+        verdict.add("warning", "reshape %s" % _progress(percent, None))
+    elif "resyncing" in words:
+        state = "resyncing"
+        verdict.add("warning", "resync %s" % _progress(percent, None))
+    elif "checking" in words:
+        state = "checking"
+    else:
+        state = "optimal"
+    for member in members:
+        if member["state"] == "faulty":
+            verdict.add("critical" if state in ("degraded", "failed") else "warning", "member %s faulty" % member["device"])
+    if failed_devices and not any(m["state"] == "faulty" for m in members):
+        verdict.add("warning", "%d failed device(s) reported" % failed_devices)
+    raid_disks = fields.get("Raid Devices")
+    active = fields.get("Active Devices")
+    result = {
+        "name": name,
+        "level": fields["Raid Level"],
+        "state": state,
+        "rebuild_percent": percent if state in ("rebuilding", "resyncing", "reshaping") else None,
+        "members": members,
+        "raid_disks": int(raid_disks) if raid_disks and raid_disks.isdigit() else None,
+        "active_disks": int(active) if active and active.isdigit() else None,
+        "read_only": "read-only" in fields["State"],
+        "source": "mdadm",
+    }
+    result.update(verdict.as_dict())
+    return result
