@@ -58,7 +58,14 @@ def build(image: dict, packages: list[str], mirror: str, digest: str) -> str:
     print(f"{name}: debootstrap {suite} (about 40 s)...", flush=True)
     with tempfile.TemporaryDirectory(prefix="rw-image-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", suite, str(rootfs), mirror]
+        cmd = [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(packages)}",
+            suite,
+            str(rootfs),
+            mirror,
+        ]
         run = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             tail = "\n".join((run.stdout + run.stderr).splitlines()[-5:])
@@ -70,7 +77,16 @@ def build(image: dict, packages: list[str], mirror: str, digest: str) -> str:
             (rootfs / "etc/systemd/system" / unit).symlink_to("/dev/null")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run(
-            ["docker", "import", "-c", 'CMD ["/lib/systemd/systemd"]', "-c", f"LABEL {LABEL}={digest}", "-", name],
+            [
+                "docker",
+                "import",
+                "-c",
+                'CMD ["/lib/systemd/systemd"]',
+                "-c",
+                f"LABEL {LABEL}={digest}",
+                "-",
+                name,
+            ],
             stdin=tar.stdout,
             capture_output=True,
             text=True,
@@ -86,7 +102,9 @@ def main() -> None:
     recipe = yaml.safe_load(RECIPE.read_text())
     mirror, digest = apt_mirror(), recipe_hash()
     with ThreadPoolExecutor(max_workers=len(recipe["images"])) as pool:
-        jobs = [pool.submit(build, img, recipe["include_packages"], mirror, digest) for img in recipe["images"]]
+        jobs = [
+            pool.submit(build, img, recipe["include_packages"], mirror, digest) for img in recipe["images"]
+        ]
         for job in jobs:
             print(job.result(), flush=True)
 

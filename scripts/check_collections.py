@@ -54,7 +54,9 @@ def main(path: str) -> int:
     for entry in wanted:
         name, spec = entry["name"], str(entry.get("version", "*"))
         if name not in have:
-            problems.append(f"collection {name} ({spec}) is not installed: check the `ansible` pin in requirements.txt")
+            problems.append(
+                f"collection {name} ({spec}) is not installed: check the `ansible` pin in requirements.txt"
+            )
         elif spec != "*" and not satisfies(have[name], spec):
             problems.append(f"collection {name} {have[name]} does not satisfy {spec} from {path}")
     for line in problems:

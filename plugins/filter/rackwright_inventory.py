@@ -1,0 +1,136 @@
+"""Inventory validation for rackwright: find malformed inventories before a play runs.
+
+`inventory_problems(hostvars, groups, schema)` returns a list of sentences, one
+per problem, each naming the host or group, the value and what was expected.
+The schema lives in playbooks/vars/inventory_schema.yml.
+"""
+
+import difflib
+import re
+
+from ansible.errors import AnsibleFilterError
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt
+    netaddr = None
+
+DOCUMENTATION = """
+name: inventory_problems
+short_description: List what is wrong with a rackwright inventory
+description:
+  - Checks group names against the known function groups and the site_/rack_/vendor_ patterns, that every host
+    sits in exactly one site and one rack, that required host variables are set, and that address and network
+    variables are valid (netaddr).
+positional: groups, schema
+options:
+  _input:
+    description: C(hostvars).
+    type: dict
+    required: true
+  groups:
+    description: C(groups).
+    type: dict
+    required: true
+  schema:
+    description: The inventory schema (see playbooks/vars/inventory_schema.yml).
+    type: dict
+    required: true
+"""
+
+
+def _ip_problem(value):
+    try:
+        netaddr.IPAddress(str(value))
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return "is not a valid IP address (expected for example 10.20.8.11)"
+    return None
+
+
+def _cidr_problem(value):
+    text = str(value)
+    if "/" not in text:
+        return "is not a network in CIDR form (expected for example 10.20.0.0/22)"
+    try:
+        net = netaddr.IPNetwork(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return "is not a valid network in CIDR form (expected for example 10.20.0.0/22)"
+    if net.ip != net.network:
+        return f"has host bits set (did you mean {net.cidr}?)"
+    return None
+
+
+def _group_problems(groups, schema):
+    known = set(schema.get("function_groups", [])) | {"all", "ungrouped"}
+    patterns = [re.compile(p) for p in schema.get("group_patterns", [])]
+    problems = []
+    for group in sorted(groups):
+        if group in known or any(p.fullmatch(group) for p in patterns):
+            continue
+        hint = difflib.get_close_matches(group, sorted(known), n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+        problems.append(
+            f"group '{group}' is not a known group (expected one of {sorted(known - {'all', 'ungrouped'})} "
+            f"or a name matching {schema.get('group_patterns', [])}){suggestion}"
+        )
+    return problems
+
+
+def _membership_problems(host, groups, schema):
+    problems = []
+    for prefix in schema.get("exactly_one_group_with_prefix", []):
+        member_of = sorted(g for g, hosts in groups.items() if g.startswith(prefix) and host in hosts)
+        if len(member_of) != 1:
+            problems.append(
+                f"host {host}: must be in exactly one '{prefix}*' group, is in {member_of or 'none'}"
+            )
+    return problems
+
+
+def _var_problems(host, hvars, schema):
+    problems = []
+    for name in schema.get("required_host_vars", []):
+        if hvars.get(name) in (None, ""):
+            problems.append(f"host {host}: required variable '{name}' is not set")
+    for name in schema.get("ip_vars", []):
+        if hvars.get(name) not in (None, ""):
+            issue = _ip_problem(hvars[name])
+            if issue:
+                problems.append(f"host {host}: {name} '{hvars[name]}' {issue}")
+    for name in schema.get("network_vars", []):
+        for site, nets in (hvars.get(name) or {}).items():
+            for role, value in (nets or {}).items():
+                if role in schema.get("network_cidr_keys", []):
+                    issue = _cidr_problem(value)
+                    if issue:
+                        problems.append(f"host {host}: {name}.{site}.{role} '{value}' {issue}")
+    return problems
+
+
+def inventory_problems(hostvars, groups, schema):
+    """Return every problem found in the inventory, as sentences; [] when it is sound."""
+    if netaddr is None:
+        raise AnsibleFilterError(
+            "inventory_problems needs the Python package netaddr (make setup installs it)"
+        )
+    if not isinstance(schema, dict):
+        raise AnsibleFilterError(f"inventory_problems: schema must be a dict, got {type(schema).__name__}")
+    problems = _group_problems(groups, schema)
+    seen_network_problems = set()
+    for host in sorted(groups.get("all", [])):
+        hvars = hostvars[host]
+        problems.extend(_membership_problems(host, groups, schema))
+        for problem in _var_problems(host, hvars, schema):
+            # Network variables usually come from group_vars/all: report each once.
+            key = problem.split(": ", 1)[1] if "rackwright_networks" in problem else problem
+            if key not in seen_network_problems:
+                seen_network_problems.add(key)
+                problems.append(problem)
+    return problems
+
+
+class FilterModule:
+    """Inventory validation filters."""
+
+    def filters(self):
+        return {"inventory_problems": inventory_problems}

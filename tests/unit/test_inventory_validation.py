@@ -1,0 +1,54 @@
+"""The inventory validation play: the example inventory passes, malformed ones fail clearly."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD = Path(__file__).parent / "inventories"
+
+
+def run_validation(inventory: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory)]
+    cmd.append(str(ROOT / "playbooks" / "validate_inventory.yml"))
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+def test_example_inventory_is_valid():
+    run = run_validation(ROOT / "inventories" / "example")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Inventory ok: 7 hosts" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("typo-group", ["group 'storge_servers' is not a known group", "did you mean 'storage_servers'?"]),
+        ("bad-ip", ["host h1: bmc_address '10.20.8.300' is not a valid IP address"]),
+        (
+            "missing-var",
+            [
+                "host h1: required variable 'rackwright_acceptance' is not set",
+                "host h2: must be in exactly one 'rack_*' group, is in ['rack_x1', 'rack_x2']",
+            ],
+        ),
+        (
+            "bad-cidr",
+            [
+                "rackwright_networks.x.mgmt '10.20.0.5/22' has host bits set (did you mean 10.20.0.0/22?)",
+                "rackwright_networks.x.bmc '10.20.8.0' is not a network in CIDR form",
+            ],
+        ),
+    ],
+)
+def test_malformed_inventory_fails_with_named_problem(case, expected):
+    run = run_validation(BAD / case)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "Traceback" not in output
+    for text in expected:
+        assert text in output, output
