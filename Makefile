@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 PLAYBOOKS := $(wildcard playbooks/*.yml)
 
-.PHONY: help setup system docker images lint unit molecule test demo lock clean
+.PHONY: help setup system docker images lint unit molecule test demo docs lock clean
 
 help: ## List targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,23 +33,30 @@ docker: system ## Start dockerd if it is not running
 images: setup docker ## Build the Molecule container images (cached by recipe hash)
 	$(VENV_PY) scripts/build_images.py
 
-lint: setup ## ansible-lint (production), yamllint, ruff, syntax-check of every playbook
+lint: setup ## ansible-lint (production), yamllint, ruff, role docs, syntax-check of every playbook
 	yamllint --strict .
 	ruff check .
 	ruff format --check .
-	ansible-lint --offline --profile production
+	$(VENV_PY) scripts/role_docs.py --check
+	ANSIBLE_INVENTORY=inventories/example ansible-lint --offline --profile production
 	for pb in $(PLAYBOOKS); do ansible-playbook --syntax-check -i inventories/example $$pb >/dev/null || exit 1; echo "syntax ok: $$pb"; done
 
 unit: setup ## pytest: parsers on real vendor output, filters, inventory validation
 	pytest -q tests/unit
 
-molecule: images ## Every Molecule scenario (check, converge, idempotence, verify)
-	for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s || exit 1; done
+molecule: $(addprefix molecule-,$(SCENARIOS)) ## Every Molecule scenario (check, converge, idempotence, verify)
+
+molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
+	@echo "== molecule scenario $*"
+	molecule test -s $*
 
 test: setup system lint unit molecule test-lab ## The whole suite (what CI runs)
 
 demo: setup system lab-up ## Boot the built-in lab and run the main playbook on it
 	ansible-playbook -i inventories/lab playbooks/site.yml
+
+docs: setup ## Regenerate the role READMEs' variable tables from meta/argument_specs.yml
+	$(VENV_PY) scripts/role_docs.py
 
 lock: ## Re-resolve requirements.txt from the top-level pins
 	{ echo "# Exact pins for the controller toolchain (Python 3.11). Regenerate with: make lock"; $(VENV)/bin/pip freeze --exclude-editable; } > requirements.txt.new && mv requirements.txt.new requirements.txt
