@@ -1,9 +1,6 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared health vocabulary for the rackwright parsers: severity order, verdicts, parse errors."""
-
-from __future__ import annotations
 
 import json
 import re
@@ -29,13 +26,8 @@ class ParseError(Exception):
     def __str__(self):
         where = self.source or "<input>"
         if self.line is not None:
-            where = "%s line %d" % (where, self.line)
-        return "%s output in %s: %s" % (self.tool, where, self.message)
-
-
-def rank(health):
-    """Severity rank of a health string (ok < unknown < warning < critical)."""
-    return _RANK[health]
+            where = f"{where} line {self.line}"
+        return f"{self.tool} output in {where}: {self.message}"
 
 
 def worst(states, default="ok"):
@@ -67,7 +59,7 @@ class Verdict:
         if _RANK[item["health"]] > _RANK[self.health]:
             self.health = item["health"]
         for reason in item["reasons"]:
-            self.reasons.append("%s: %s" % (prefix, reason) if prefix else reason)
+            self.reasons.append(f"{prefix}: {reason}" if prefix else reason)
 
     def as_dict(self):
         return {"health": self.health, "reasons": list(self.reasons)}
@@ -88,7 +80,7 @@ def load_json(text, tool, source):
     try:
         return json.loads(text)
     except ValueError as exc:
-        message = "invalid JSON: %s" % getattr(exc, "msg", exc)
+        message = "invalid JSON: {}".format(getattr(exc, "msg", exc))
         raise ParseError(tool, source, getattr(exc, "lineno", None), message) from None
 
 

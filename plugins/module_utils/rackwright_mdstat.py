@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse Linux software RAID state: ``/proc/mdstat`` and ``mdadm --detail /dev/mdX``.
@@ -7,8 +6,6 @@ Verdicts follow check_raid's mdstat plugin and mdadm's own State vocabulary: a d
 is critical unless it is rebuilding (warning), resync/reshape are warnings, a scrub (check) is ok,
 a faulty member on an otherwise full array is a warning, inactive IMSM/DDF containers are normal.
 """
-
-from __future__ import annotations
 
 import re
 
@@ -23,14 +20,25 @@ _STATUS_RE = re.compile(r"\[(\d+)/(\d+)\]\s+\[([U_]+)\]")
 _PROGRESS_RE = re.compile(r"\b(resync|recovery|reshape|check|repair)\s*=\s*([\d.]+)%")
 _WAITING_RE = re.compile(r"^(resync|recovery|reshape|check)\s*=\s*(DELAYED|PENDING)$")
 _FLAGS = {"F": "faulty", "S": "spare", "W": "active", "R": "replacement", "J": "journal"}
-_ACTIONS = {"recovery": "rebuilding", "resync": "resyncing", "reshape": "reshaping", "check": "checking", "repair": "checking"}
+_ACTIONS = {
+    "recovery": "rebuilding",
+    "resync": "resyncing",
+    "reshape": "reshaping",
+    "check": "checking",
+    "repair": "checking",
+}
 
 
 def parse_mdstat(text, source=None):
-    """Arrays from /proc/mdstat: list of {name, level, state, rebuild_percent, members, health, reasons, ...}."""
+    """Arrays from /proc/mdstat: list of {name, level, state, rebuild_percent, members, health, reasons}."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("Personalities"):
-        raise ParseError(TOOL_MDSTAT, source, 1, "expected 'Personalities :' header, got %r" % (lines[:1] or [""])[0][:60])
+        raise ParseError(
+            TOOL_MDSTAT,
+            source,
+            1,
+            "expected 'Personalities :' header, got {!r}".format((lines[:1] or [""])[0][:60]),
+        )
     arrays = []
     current = None
     for lineno, line in enumerate(lines[1:], 2):
@@ -43,7 +51,7 @@ def parse_mdstat(text, source=None):
             arrays.append(current)
             continue
         if current is None or not line[:1].isspace():
-            raise ParseError(TOOL_MDSTAT, source, lineno, "unrecognised line %r" % stripped[:80])
+            raise ParseError(TOOL_MDSTAT, source, lineno, f"unrecognised line {stripped[:80]!r}")
         if " blocks" in stripped:
             status = _STATUS_RE.search(stripped)
             if status:
@@ -57,7 +65,7 @@ def parse_mdstat(text, source=None):
             action, when = _WAITING_RE.match(stripped).groups()
             current["action"], current["waiting"] = action, when
         elif not stripped.startswith("bitmap:"):
-            raise ParseError(TOOL_MDSTAT, source, lineno, "unrecognised line %r" % stripped[:80])
+            raise ParseError(TOOL_MDSTAT, source, lineno, f"unrecognised line {stripped[:80]!r}")
     scrub_running = any(a["action"] in ("check", "repair") and not a["waiting"] for a in arrays)
     return [_judge_mdstat(array, scrub_running) for array in arrays]
 
@@ -72,7 +80,7 @@ def _new_array(match, source, lineno):
     for token in tokens:
         member = _MEMBER_RE.match(token)
         if not member:
-            raise ParseError(TOOL_MDSTAT, source, lineno, "unrecognised member %r of %s" % (token, name))
+            raise ParseError(TOOL_MDSTAT, source, lineno, f"unrecognised member {token!r} of {name}")
         flags = re.findall(r"\(([A-Z])\)", member.group(3))
         state = _FLAGS.get(flags[0], "active") if flags else "active"
         members.append({"device": member.group(1), "index": int(member.group(2)), "state": state})
@@ -114,29 +122,29 @@ def _judge_mdstat(array, scrub_running):
     elif array["level"] in ("raid0", "linear") or array["status"] is None:
         state = "failed" if faulty else "optimal"
         for device in faulty:
-            verdict.add("critical", "member %s faulty (no redundancy)" % device)
+            verdict.add("critical", f"member {device} faulty (no redundancy)")
         faulty = []
     elif action == "reshape":
         state = "reshaping"
-        verdict.add("warning", "reshape %s" % _progress(percent, waiting))
+        verdict.add("warning", f"reshape {_progress(percent, waiting)}")
     elif missing > 0:
-        gap = "%d of %d members missing [%s]" % (missing, array["raid_disks"], array["status"])
+        gap = f"{missing} of {array['raid_disks']} members missing [{array['status']}]"
         if action == "recovery" and not waiting:
             state = "rebuilding"
-            verdict.add("warning", "rebuilding %s (%s)" % (_progress(percent, None), gap))
+            verdict.add("warning", f"rebuilding {_progress(percent, None)} ({gap})")
         else:
             state = "degraded"
-            why = "; recovery %s" % waiting.lower() if waiting else ""
-            verdict.add("critical", "degraded: %s%s" % (gap, why))
+            why = f"; recovery {waiting.lower()}" if waiting else ""
+            verdict.add("critical", f"degraded: {gap}{why}")
     elif action == "resync":
         state = "resyncing"
-        verdict.add("warning", "resync %s" % _progress(percent, waiting))
+        verdict.add("warning", f"resync {_progress(percent, waiting)}")
     elif action == "check":
         state = "checking"
     else:
         state = "optimal"
     for device in faulty:
-        verdict.add("critical" if state == "degraded" else "warning", "member %s faulty" % device)
+        verdict.add("critical" if state == "degraded" else "warning", f"member {device} faulty")
     result = {
         "name": array["name"],
         "level": array["level"] or ("container" if array["external"] or not array["active"] else None),
@@ -155,7 +163,7 @@ def _judge_mdstat(array, scrub_running):
 def _progress(percent, waiting):
     if waiting:
         return waiting.lower()
-    return "%g%% in progress" % percent if percent is not None else "in progress"
+    return f"{percent:g}% in progress" if percent is not None else "in progress"
 
 
 _MDADM_ROW_RE = re.compile(r"^\s*(\d+|-)\s+(\d+)\s+(\d+)\s+(\d+|-)\s+(.*?)\s*(/dev/\S+)?\s*$")
@@ -176,7 +184,9 @@ def parse_mdadm_detail(text, source=None):
             continue
         if name is None:
             if not stripped.startswith("/dev/") or not stripped.endswith(":"):
-                raise ParseError(TOOL_MDADM, source, lineno, "expected '/dev/mdX:' header, got %r" % stripped[:60])
+                raise ParseError(
+                    TOOL_MDADM, source, lineno, f"expected '/dev/mdX:' header, got {stripped[:60]!r}"
+                )
             name = stripped[5:-1]
             continue
         if stripped.startswith("Number") and "RaidDevice" in stripped:
@@ -185,21 +195,23 @@ def parse_mdadm_detail(text, source=None):
         if in_table:
             row = _MDADM_ROW_RE.match(line)
             if not row:
-                raise ParseError(TOOL_MDADM, source, lineno, "unrecognised device row %r" % stripped[:80])
+                raise ParseError(TOOL_MDADM, source, lineno, f"unrecognised device row {stripped[:80]!r}")
             words = row.group(5).split()
-            members.append({"device": row.group(6) or "slot %s" % row.group(4), "state": _member_state(words)})
+            members.append({"device": row.group(6) or f"slot {row.group(4)}", "state": _member_state(words)})
             continue
         key, sep, value = stripped.partition(" : ")
         if not sep:
             key, sep, value = stripped.partition(":")
         if not sep:
-            raise ParseError(TOOL_MDADM, source, lineno, "expected 'Key : value', got %r" % stripped[:80])
+            raise ParseError(TOOL_MDADM, source, lineno, f"expected 'Key : value', got {stripped[:80]!r}")
         key, value = key.strip(), value.strip()
         fields[key] = value
         if _MDADM_PROGRESS_RE.match(key):
             progress = (key.split()[0].lower(), float(value.split("%")[0]))
     if name is None or "Raid Level" not in fields or "State" not in fields:
-        raise ParseError(TOOL_MDADM, source, None, "no 'Raid Level'/'State' fields: not mdadm --detail output")
+        raise ParseError(
+            TOOL_MDADM, source, None, "no 'Raid Level'/'State' fields: not mdadm --detail output"
+        )
     return _judge_mdadm(name, fields, members, progress)
 
 
@@ -222,34 +234,37 @@ def _judge_mdadm(name, fields, members, progress):
     verdict = Verdict()
     percent = progress[1] if progress else None
     failed_devices = int(fields.get("Failed Devices", "0") or 0)
-    gap = "%s of %s devices active" % (fields.get("Active Devices", "?"), fields.get("Raid Devices", "?"))
+    gap = "{} of {} devices active".format(fields.get("Active Devices", "?"), fields.get("Raid Devices", "?"))
     if "failed" in words:
         state = "failed"
-        verdict.add("critical", "array FAILED (%s)" % gap)
+        verdict.add("critical", f"array FAILED ({gap})")
     elif "inactive" in words:
         state = "inactive"
         verdict.add("critical", "array is inactive (not started)")
     elif "degraded" in words and "recovering" in words:
         state = "rebuilding"
-        verdict.add("warning", "rebuilding %s (%s)" % (_progress(percent, None), gap))
+        verdict.add("warning", f"rebuilding {_progress(percent, None)} ({gap})")
     elif "degraded" in words:
         state = "degraded"
-        verdict.add("critical", "degraded: %s" % gap)
+        verdict.add("critical", f"degraded: {gap}")
     elif "reshaping" in words:
         state = "reshaping"
-        verdict.add("warning", "reshape %s" % _progress(percent, None))
+        verdict.add("warning", f"reshape {_progress(percent, None)}")
     elif "resyncing" in words:
         state = "resyncing"
-        verdict.add("warning", "resync %s" % _progress(percent, None))
+        verdict.add("warning", f"resync {_progress(percent, None)}")
     elif "checking" in words:
         state = "checking"
     else:
         state = "optimal"
     for member in members:
         if member["state"] == "faulty":
-            verdict.add("critical" if state in ("degraded", "failed") else "warning", "member %s faulty" % member["device"])
+            verdict.add(
+                "critical" if state in ("degraded", "failed") else "warning",
+                "member {} faulty".format(member["device"]),
+            )
     if failed_devices and not any(m["state"] == "faulty" for m in members):
-        verdict.add("warning", "%d failed device(s) reported" % failed_devices)
+        verdict.add("warning", f"{failed_devices} failed device(s) reported")
     raid_disks = fields.get("Raid Devices")
     active = fields.get("Active Devices")
     result = {

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse nvme-cli JSON: ``nvme smart-log -o json`` (health) and ``nvme list -o json`` (inventory).
@@ -6,8 +5,6 @@
 Handles both schemas: nvme-cli <= 2.10 (flat integer critical_warning, flat ``Devices[]`` list)
 and >= 2.11 (critical_warning object, ``Devices[].Subsystems[].Controllers[].Namespaces[]``).
 """
-
-from __future__ import annotations
 
 from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json, to_number
 from ansible.module_utils.rackwright_smartctl import (
@@ -35,14 +32,20 @@ _RENAMES = {
 
 def is_smart_log(doc):
     """True for a decoded ``nvme smart-log -o json`` document."""
-    return isinstance(doc, dict) and "critical_warning" in doc and ("avail_spare" in doc or "percent_used" in doc)
+    return (
+        isinstance(doc, dict)
+        and "critical_warning" in doc
+        and ("avail_spare" in doc or "percent_used" in doc)
+    )
 
 
 def parse_smart_log(text, source=None, thresholds=None, device=None):
     """Disk dict (same shape as the smartctl parser) from ``nvme smart-log -o json``."""
     doc = load_json(text, TOOL, source)
     if not is_smart_log(doc):
-        raise ParseError(TOOL, source, None, "not 'nvme smart-log -o json' output (no critical_warning/avail_spare)")
+        raise ParseError(
+            TOOL, source, None, "not 'nvme smart-log -o json' output (no critical_warning/avail_spare)"
+        )
     limits = dict(DEFAULT_THRESHOLDS, **(thresholds or {}))
     attributes = {}
     for name, key in _RENAMES.items():
@@ -58,7 +61,9 @@ def parse_smart_log(text, source=None, thresholds=None, device=None):
     evaluate_wear(used, limits, verdict)
     kelvin = to_number(doc.get("temperature"))
     temperature = kelvin - KELVIN if kelvin else None
-    evaluate_temperature(temperature, limits["nvme_temperature_warning"], limits["nvme_temperature_critical"], verdict)
+    evaluate_temperature(
+        temperature, limits["nvme_temperature_warning"], limits["nvme_temperature_critical"], verdict
+    )
     disk = {
         "device": device or source,
         "type": "nvme",
@@ -81,7 +86,7 @@ def parse_smart_log(text, source=None, thresholds=None, device=None):
 
 
 def parse_list(text, source=None):
-    """Namespaces from ``nvme list -o json`` (either schema): list of {name, model, serial, firmware, size_bytes}."""
+    """Namespaces from ``nvme list -o json`` (either schema): {name, model, serial, firmware, size_bytes}."""
     doc = load_json(text, TOOL, source)
     if not isinstance(doc, dict) or not isinstance(doc.get("Devices"), list):
         raise ParseError(TOOL, source, None, "not 'nvme list -o json' output (no 'Devices' list)")
@@ -104,5 +109,6 @@ def _namespace(path, controller, namespace):
         "serial": (controller.get("SerialNumber") or "").strip() or None,
         "firmware": controller.get("Firmware"),
         "size_bytes": namespace.get("PhysicalSize"),
+        "rotational": False,
         "transport": controller.get("Transport", "pcie"),
     }

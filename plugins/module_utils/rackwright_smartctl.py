@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse ``smartctl --json -x`` (SATA, SAS/SCSI, NVMe) into a disk health verdict.
@@ -6,8 +5,6 @@
 Rules follow check_smart, scrutiny and smartctl_exporter (see docs of the disk_health module):
 JSON is evaluated even when smartctl's exit status is non-zero; only exit bits 0/1 mean "no data".
 """
-
-from __future__ import annotations
 
 from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json
 
@@ -55,8 +52,9 @@ ATA_COUNTERS = {
     198: ("offline_uncorrectable_warning", "offline uncorrectable sectors"),
     187: ("reported_uncorrect_warning", "reported uncorrectable errors"),
 }
-# Reported for information only: 188/199 are noisy (cabling, timeouts), 9/12/193/241 are usage counters.
-ATA_INFO_IDS = (9, 12, 188, 193, 199, 241)
+# Reported for information only: 199 (CRC errors) is noisy cabling, 9/12/241 are usage counters.
+# 188 and 1/7/190/194 are vendor-packed raw values and are never reported as counts.
+ATA_INFO_IDS = (9, 12, 199, 241)
 # Normalized value = remaining life in percent.
 SSD_WEAR_IDS = (177, 231, 233)
 
@@ -145,7 +143,7 @@ def parse_smartctl_json(text, source=None, thresholds=None, rc=None):
     if not exit_info["usable"]:
         errors = [m.get("string", "") for m in meta.get("messages", []) if m.get("severity") == "error"]
         detail = errors[0] if errors else "; ".join(exit_info["flags"])
-        verdict.add("unknown", "smartctl returned no device data (exit status %d): %s" % (exit_info["rc"], detail))
+        verdict.add("unknown", f"smartctl returned no device data (exit status {exit_info['rc']}): {detail}")
         disk.update(verdict.as_dict())
         return disk
 
@@ -187,7 +185,7 @@ def _check_ata(doc, disk, limits, verdict, rc):
     wear = []
     for attr in table:
         attr_id = attr.get("id")
-        name = attr.get("name") or "attribute %s" % attr_id
+        name = attr.get("name") or f"attribute {attr_id}"
         raw = (attr.get("raw") or {}).get("value")
         when_failed = attr.get("when_failed") or ""
         normalized, thresh = attr.get("value"), attr.get("thresh")
@@ -196,26 +194,28 @@ def _check_ata(doc, disk, limits, verdict, rc):
             attributes[name] = raw
             verdict.add(
                 "critical",
-                "attribute %s %s failing now (normalized %s <= threshold %s)" % (attr_id, name, normalized, thresh),
+                f"attribute {attr_id} {name} failing now (normalized {normalized} <= threshold {thresh})",
             )
         elif when_failed == "past":
             failed_past = True
             attributes[name] = raw
             verdict.add(
                 "warning",
-                "attribute %s %s failed in the past (worst %s <= threshold %s)" % (attr_id, name, attr.get("worst"), thresh),
+                "attribute {} {} failed in the past (worst {} <= threshold {})".format(
+                    attr_id, name, attr.get("worst"), thresh
+                ),
             )
         if attr_id in ATA_COUNTERS:
             key, phrase = ATA_COUNTERS[attr_id]
             attributes[name] = raw
             if raw is not None and raw > limits[key]:
-                verdict.add("warning", "%s %d > %d" % (phrase, raw, limits[key]))
+                verdict.add("warning", f"{phrase} {raw} > {limits[key]}")
         elif attr_id == 193 and raw is not None:
             attributes[name] = raw
             if raw > limits["load_cycle_critical"]:
-                verdict.add("critical", "load cycle count %d > %d" % (raw, limits["load_cycle_critical"]))
+                verdict.add("critical", f"load cycle count {raw} > {limits['load_cycle_critical']}")
             elif raw > limits["load_cycle_warning"]:
-                verdict.add("warning", "load cycle count %d > %d" % (raw, limits["load_cycle_warning"]))
+                verdict.add("warning", f"load cycle count {raw} > {limits['load_cycle_warning']}")
         elif attr_id in ATA_INFO_IDS:
             attributes[name] = raw
         if normalized is not None and (
@@ -229,7 +229,9 @@ def _check_ata(doc, disk, limits, verdict, rc):
         verdict.add("critical", "prefail attribute at or below threshold (smartctl exit status bit 4)")
     if rc & 0x20 and not failed_past:
         verdict.add("warning", "attribute was at or below threshold in the past (smartctl exit status bit 5)")
-    evaluate_temperature(disk["temperature_c"], limits["temperature_warning"], limits["temperature_critical"], verdict)
+    evaluate_temperature(
+        disk["temperature_c"], limits["temperature_warning"], limits["temperature_critical"], verdict
+    )
 
 
 def _check_scsi(doc, disk, limits, verdict):
@@ -238,17 +240,17 @@ def _check_scsi(doc, disk, limits, verdict):
     if defects is not None:
         attributes["grown_defect_list"] = defects
         if defects > limits["grown_defects_warning"]:
-            verdict.add("warning", "grown defect list %d > %d" % (defects, limits["grown_defects_warning"]))
+            verdict.add("warning", f"grown defect list {defects} > {limits['grown_defects_warning']}")
     counters = doc.get("scsi_error_counter_log") or {}
     for direction in ("read", "write", "verify"):
         uncorrected = (counters.get(direction) or {}).get("total_uncorrected_errors")
         if uncorrected is None:
             continue
-        attributes["%s_uncorrected_errors" % direction] = uncorrected
+        attributes[f"{direction}_uncorrected_errors"] = uncorrected
         if uncorrected > limits["uncorrected_errors_warning"]:
             verdict.add(
                 "warning",
-                "uncorrected %s errors %d > %d" % (direction, uncorrected, limits["uncorrected_errors_warning"]),
+                f"uncorrected {direction} errors {uncorrected} > {limits['uncorrected_errors_warning']}",
             )
     endurance = doc.get("scsi_percentage_used_endurance_indicator")
     if endurance is not None:
@@ -256,9 +258,11 @@ def _check_scsi(doc, disk, limits, verdict):
     trip = (doc.get("temperature") or {}).get("drive_trip")
     current = disk["temperature_c"]
     if current is not None and trip and current >= trip:
-        verdict.add("critical", "temperature %d C >= drive trip point %d C" % (current, trip))
+        verdict.add("critical", f"temperature {current} C >= drive trip point {trip} C")
     else:
-        evaluate_temperature(disk["temperature_c"], limits["temperature_warning"], limits["temperature_critical"], verdict)
+        evaluate_temperature(
+            disk["temperature_c"], limits["temperature_warning"], limits["temperature_critical"], verdict
+        )
 
 
 def _check_nvme(log, disk, limits, verdict):
@@ -279,7 +283,12 @@ def _check_nvme(log, disk, limits, verdict):
     disk["percentage_used"] = attributes.get("percentage_used")
     if disk["temperature_c"] is None and log.get("temperature"):
         disk["temperature_c"] = log["temperature"]
-    evaluate_temperature(disk["temperature_c"], limits["nvme_temperature_warning"], limits["nvme_temperature_critical"], verdict)
+    evaluate_temperature(
+        disk["temperature_c"],
+        limits["nvme_temperature_warning"],
+        limits["nvme_temperature_critical"],
+        verdict,
+    )
 
 
 def evaluate_nvme_log(values, limits, verdict):
@@ -289,14 +298,16 @@ def evaluate_nvme_log(values, limits, verdict):
     if warning:
         verdict.add(
             "critical",
-            "NVMe critical_warning 0x%02x: %s" % (warning, ", ".join(decode_nvme_critical_warning(warning))),
+            "NVMe critical_warning 0x{:02x}: {}".format(
+                warning, ", ".join(decode_nvme_critical_warning(warning))
+            ),
         )
     media_errors = values.get("media_errors")
     if media_errors is not None and media_errors > limits["media_errors_warning"]:
-        verdict.add("warning", "media errors %d > %d" % (media_errors, limits["media_errors_warning"]))
+        verdict.add("warning", f"media errors {media_errors} > {limits['media_errors_warning']}")
     spare, spare_threshold = values.get("available_spare"), values.get("available_spare_threshold")
     if spare is not None and spare_threshold and spare < spare_threshold:
-        verdict.add("critical", "available spare %d%% < threshold %d%%" % (spare, spare_threshold))
+        verdict.add("critical", f"available spare {spare}% < threshold {spare_threshold}%")
 
 
 def evaluate_wear(used, limits, verdict):
@@ -304,9 +315,9 @@ def evaluate_wear(used, limits, verdict):
     if used is None:
         return
     if used >= limits["percentage_used_critical"]:
-        verdict.add("critical", "endurance used %d%% >= %d%%" % (used, limits["percentage_used_critical"]))
+        verdict.add("critical", f"endurance used {used}% >= {limits['percentage_used_critical']}%")
     elif used >= limits["percentage_used_warning"]:
-        verdict.add("warning", "endurance used %d%% >= %d%%" % (used, limits["percentage_used_warning"]))
+        verdict.add("warning", f"endurance used {used}% >= {limits['percentage_used_warning']}%")
 
 
 def evaluate_temperature(current, warn, crit, verdict):
@@ -314,6 +325,6 @@ def evaluate_temperature(current, warn, crit, verdict):
     if current is None:
         return
     if current >= crit:
-        verdict.add("critical", "temperature %d C >= %d C" % (current, crit))
+        verdict.add("critical", f"temperature {current} C >= {crit} C")
     elif current >= warn:
-        verdict.add("warning", "temperature %d C >= %d C" % (current, warn))
+        verdict.add("warning", f"temperature {current} C >= {warn} C")

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse HPE Smart Array text output of ssacli / hpssacli / hpacucli.
@@ -8,8 +7,6 @@ Verdicts follow check_raid's hpacucli plugin and netdata's hpssa collector: an `
 header fails every logical drive in it, logical drive Failed / Interim Recovery Mode is critical,
 Rebuild/Recover is a warning, controller/cache/battery status other than OK (or Not Configured) warns.
 """
-
-from __future__ import annotations
 
 import re
 
@@ -24,7 +21,7 @@ _LD_SHORT_RE = re.compile(r"^logicaldrive (\d+) \((.*)\)$")
 _LD_DETAIL_RE = re.compile(r"^Logical Drive: (\d+)$")
 _PD_SHORT_RE = re.compile(r"^physicaldrive (\S+) \((.*)\)$")
 _PD_DETAIL_RE = re.compile(r"^physicaldrive (\S+)$")
-_RAID_RE = re.compile(r"RAID [^,]+")
+_PROGRESS_RE = re.compile(r"(\d+(?:\.\d+)?)% complete")
 
 # logical drive status -> (array state, health)
 LD_STATES = {
@@ -50,8 +47,7 @@ def parse_ssacli(text, source=None):
     """Parse ssacli text; returns ``{"controllers": [...], "arrays": [...], "drives": [...]}``."""
     controllers, arrays, drives = [], [], []
     ctl = array = ld = pd = None
-    lines = text.splitlines()
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped:
             continue
@@ -63,15 +59,13 @@ def parse_ssacli(text, source=None):
         if indent == 0:
             match = _CONTROLLER_RE.match(stripped)
             if match and ":" not in match.group(1):
-                ctl = {"name": "%s in %s" % match.groups(), "fields": {}, "line": lineno}
+                ctl = {"name": "{} in {}".format(*match.groups()), "fields": {}}
                 controllers.append(ctl)
                 array = ld = pd = None
                 continue
-            if ctl is None and stripped.isupper() is False and not controllers and _is_banner(lines, lineno):
-                continue
             if ctl is None:
                 continue  # banners such as "FIRMWARE UPGRADE REQUIRED: ..." precede the data
-            raise ParseError(TOOL, source, lineno, "unrecognised line %r" % stripped[:80])
+            raise ParseError(TOOL, source, lineno, f"unrecognised line {stripped[:80]!r}")
         if ctl is None:
             continue  # banner continuation lines
         if indent <= 3:
@@ -80,7 +74,7 @@ def parse_ssacli(text, source=None):
             match = _ARRAY_SHORT_RE.match(stripped) or _ARRAY_DETAIL_RE.match(stripped)
             if match:
                 status = match.group(2) if match.re is _ARRAY_SHORT_RE else None
-                array = {"controller": ctl, "name": match.group(1), "status": _array_status(status), "lds": [], "pds": []}
+                array = {"controller": ctl, "name": match.group(1), "status": status, "lds": [], "pds": []}
                 arrays.append(array)
                 continue
             key, sep, value = stripped.partition(":")
@@ -90,13 +84,20 @@ def parse_ssacli(text, source=None):
         match = _LD_SHORT_RE.match(stripped)
         if match and array is not None:
             info = [part.strip() for part in match.group(2).split(",")]
-            raid = _RAID_RE.search(match.group(2))
-            ld = {"id": match.group(1), "level": raid.group(0) if raid else None, "status": info[-1]}
+            raid = [i for i, part in enumerate(info) if part.startswith("RAID")]
+            status = info[raid[0] + 1] if raid and raid[0] + 1 < len(info) else info[-1]
+            progress = _PROGRESS_RE.search(match.group(2))
+            ld = {
+                "id": match.group(1),
+                "level": info[raid[0]] if raid else None,
+                "status": status,
+                "percent": float(progress.group(1)) if progress else None,
+            }
             array["lds"].append(ld)
             continue
         match = _LD_DETAIL_RE.match(stripped)
         if match and array is not None:
-            ld = {"id": match.group(1), "level": None, "status": None}
+            ld = {"id": match.group(1), "level": None, "status": None, "percent": None}
             array["lds"].append(ld)
             pd = None
             continue
@@ -120,21 +121,13 @@ def parse_ssacli(text, source=None):
         key, value = key.strip(), value.strip()
         if key == "Status":
             target = pd if pd is not None else ld if ld is not None else array
-            if target is not None and target.get("status") is None or target is array and array and not array["status"]:
+            if target is not None and target["status"] is None:
                 target["status"] = value
         elif key == "Fault Tolerance" and ld is not None:
-            ld["level"] = "RAID %s" % value
+            ld["level"] = f"RAID {value}"
+    if not controllers and "No controllers detected" not in text:
+        raise ParseError(TOOL, source, None, "no Smart Array controller header ('<model> in Slot N') found")
     return _judge(controllers, arrays, drives)
-
-
-def _is_banner(lines, lineno):
-    return True
-
-
-def _array_status(text):
-    if not text:
-        return None
-    return "Failed" if "Failed" in text else None
 
 
 def _find_drive(drives, ctl, drive_id):
@@ -149,8 +142,8 @@ def _drive_health(status):
         return "ok", None
     lowered = status.lower()
     if "predictive" in lowered or "rebuild" in lowered:
-        return "warning", "physical drive status %s" % status
-    return "critical", "physical drive status %s" % status
+        return "warning", f"physical drive status {status}"
+    return "critical", f"physical drive status {status}"
 
 
 def _judge(controllers, arrays, drives):
@@ -161,8 +154,12 @@ def _judge(controllers, arrays, drives):
             value = ctl["fields"].get(key)
             if value is not None and value not in _UNIT_OK:
                 level = "critical" if key == "Controller Status" else "warning"
-                verdict.add(level, "%s %s" % (label, value))
-        item = {"name": ctl["name"], "model": ctl["name"].split(" in ")[0], "status": ctl["fields"].get("Controller Status")}
+                verdict.add(level, f"{label} {value}")
+        item = {
+            "name": ctl["name"],
+            "model": ctl["name"].split(" in ")[0],
+            "status": ctl["fields"].get("Controller Status"),
+        }
         item.update(verdict.as_dict())
         result["controllers"].append(item)
     drive_items = {}
@@ -171,12 +168,17 @@ def _judge(controllers, arrays, drives):
         level, reason = _drive_health(drive["status"])
         if reason:
             verdict.add(level, reason)
-        item = {"device": "%s / physicaldrive %s" % (drive["controller"]["name"], drive["id"]), "state": drive["status"]}
+        item = {
+            "device": "{} / physicaldrive {}".format(drive["controller"]["name"], drive["id"]),
+            "state": drive["status"],
+        }
         item.update(verdict.as_dict())
         drive_items[id(drive)] = item
         result["drives"].append(item)
     for array in arrays:
-        lds = array["lds"] or [{"id": None, "level": None, "status": array["status"] or "OK"}]
+        lds = array["lds"] or [
+            {"id": None, "level": None, "status": array["status"] or "OK", "percent": None}
+        ]
         for ld in lds:
             result["arrays"].append(_logical_drive(array, ld, drive_items))
     return result
@@ -185,29 +187,33 @@ def _judge(controllers, arrays, drives):
 def _logical_drive(array, ld, drive_items):
     verdict = Verdict()
     status = ld["status"] or "OK"
-    if array["status"] == "Failed":
+    if array["status"] and "Failed" in array["status"]:
         state, level = "failed", "critical"
-        verdict.add("critical", "array %s status Failed (logical drive reports %s)" % (array["name"], status))
+        verdict.add(
+            "critical", "array {} status Failed (logical drive reports {})".format(array["name"], status)
+        )
     else:
         state, level = LD_STATES.get(status.lower(), ("degraded", "unknown"))
         if level == "unknown":
-            verdict.add("unknown", "logical drive status %s not recognised" % status)
+            verdict.add("unknown", f"logical drive status {status} not recognised")
         elif level != "ok":
-            verdict.add(level, "logical drive status %s" % status)
+            verdict.add(level, f"logical drive status {status}")
     members = []
     for pd in array["pds"]:
         item = drive_items[id(pd)]
-        members.append({"device": "physicaldrive %s" % pd["id"], "state": pd["status"] or "unknown"})
+        members.append({"device": "physicaldrive {}".format(pd["id"]), "state": pd["status"] or "unknown"})
         if item["health"] != "ok":
-            verdict.add(item["health"], "member physicaldrive %s: %s" % (pd["id"], "; ".join(item["reasons"])))
-    name = "%s / array %s" % (array["controller"]["name"], array["name"])
+            verdict.add(
+                item["health"], "member physicaldrive {}: {}".format(pd["id"], "; ".join(item["reasons"]))
+            )
+    name = "{} / array {}".format(array["controller"]["name"], array["name"])
     if ld["id"] is not None:
-        name += " / logicaldrive %s" % ld["id"]
+        name += " / logicaldrive {}".format(ld["id"])
     result = {
         "name": name,
         "level": ld["level"],
         "state": state,
-        "rebuild_percent": None,
+        "rebuild_percent": ld["percent"] if state in ("rebuilding", "reshaping") else None,
         "members": members,
         "source": "ssacli",
     }

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse Broadcom/LSI storcli and Dell perccli output (``/cALL show all J``, ``/cALL/eALL/sALL show all J``,
@@ -9,8 +8,6 @@ controller not Optimal/OK, BBU/CacheVault not optimal, VD Dgrd/OfLn critical, Pd
 PD Offln/UBad/Failed/Msng critical, Rbld/Cpybck warning, media/other/predictive errors or SMART alert warning.
 A failed storcli *command* is not an array failure: with data present it is only a note.
 """
-
-from __future__ import annotations
 
 import re
 
@@ -52,10 +49,7 @@ def parse_storcli(text, source=None):
 
     Returns ``{"controllers": [...], "arrays": [...], "drives": [...]}``; every item has health and reasons.
     """
-    if text.lstrip().startswith("{"):
-        doc = load_json(text, TOOL, source)
-    else:
-        doc = _text_to_doc(text, source)
+    doc = load_json(text, TOOL, source) if text.lstrip().startswith("{") else _text_to_doc(text, source)
     if not isinstance(doc, dict) or not isinstance(doc.get("Controllers"), list):
         raise ParseError(TOOL, source, None, "no 'Controllers' list: not storcli JSON output")
     result = {"controllers": [], "arrays": [], "drives": []}
@@ -68,7 +62,7 @@ def _parse_controller(entry, index, result):
     status = entry.get("Command Status") or {}
     data = entry.get("Response Data") or {}
     cid = status.get("Controller", index)
-    prefix = "/c%s" % cid
+    prefix = f"/c{cid}"
     basics = data.get("Basics") or {}
     controller = {
         "name": prefix,
@@ -80,11 +74,14 @@ def _parse_controller(entry, index, result):
     if status.get("Status") != "Success":
         for detail in status.get("Detailed Status") or [{"ErrMsg": status.get("Description"), "ErrCd": None}]:
             code = detail.get("ErrCd")
-            message = "storcli command failed: %s (ErrCd %s)" % (detail.get("ErrMsg"), code)
+            message = "storcli command failed: {} (ErrCd {})".format(detail.get("ErrMsg"), code)
             if not data:
                 verdict.add("unknown", message + "; no data returned")
             elif code in CONDITION_ERRORS:
-                verdict.add(CONDITION_ERRORS[code], "controller reports: %s (ErrCd %s)" % (detail.get("ErrMsg"), code))
+                verdict.add(
+                    CONDITION_ERRORS[code],
+                    "controller reports: {} (ErrCd {})".format(detail.get("ErrMsg"), code),
+                )
             else:
                 controller["messages"].append(message)
     ctl_status = data.get("Status") or {}
@@ -92,18 +89,22 @@ def _parse_controller(entry, index, result):
         controller["status"] = ctl_status["Controller Status"]
         if controller["status"] not in ("Optimal", "OK"):
             level = "critical" if controller["status"] == "Failed" else "warning"
-            verdict.add(level, "controller status %s" % controller["status"])
+            verdict.add(level, "controller status {}".format(controller["status"]))
     bbu = ctl_status.get("BBU Status")
     if bbu is not None and bbu not in ("NA", "N/A") and to_number(bbu) not in BBU_OK_CODES:
-        verdict.add("warning", "BBU status code %s (not 0/8/4096)" % bbu)
+        verdict.add("warning", f"BBU status code {bbu} (not 0/8/4096)")
     for key, label in (("BBU_Info", "BBU"), ("Cachevault_Info", "CacheVault")):
         for unit in data.get(key) or []:
             if unit.get("State") not in ("Optimal", None):
-                verdict.add("warning", "%s %s state %s" % (label, unit.get("Model", ""), unit.get("State")))
+                verdict.add(
+                    "warning", "{} {} state {}".format(label, unit.get("Model", ""), unit.get("State"))
+                )
     for group in data.get("FOREIGN CONFIGURATION") or []:
         verdict.add(
             "warning",
-            "foreign configuration DG %s %s (%s): import or clear it" % (group.get("DG"), group.get("Type"), group.get("State")),
+            "foreign configuration DG {} {} ({}): import or clear it".format(
+                group.get("DG"), group.get("Type"), group.get("State")
+            ),
         )
     for overview in data.get("System Overview") or []:
         result["controllers"].append(_overview(overview))
@@ -120,23 +121,28 @@ def _parse_controller(entry, index, result):
 def _overview(row):
     verdict = Verdict()
     if row.get("Hlth") != "Opt":
-        verdict.add("warning", "controller health %s" % row.get("Hlth"))
+        verdict.add("warning", "controller health {}".format(row.get("Hlth")))
     if to_number(row.get("VNOpt")):
-        verdict.add("critical", "%s virtual drive(s) not optimal" % row["VNOpt"])
+        verdict.add("critical", "{} virtual drive(s) not optimal".format(row["VNOpt"]))
     if to_number(row.get("DNOpt")):
-        verdict.add("warning", "%s drive group(s) not optimal" % row["DNOpt"])
-    controller = {"name": "/c%s" % row.get("Ctl"), "model": row.get("Model"), "status": row.get("Hlth"), "messages": []}
+        verdict.add("warning", "{} drive group(s) not optimal".format(row["DNOpt"]))
+    controller = {
+        "name": "/c{}".format(row.get("Ctl")),
+        "model": row.get("Model"),
+        "status": row.get("Hlth"),
+        "messages": [],
+    }
     controller.update(verdict.as_dict())
     return controller
 
 
 def _slot_path(prefix, eid_slot):
     enclosure, _, slot = str(eid_slot).partition(":")
-    return "%s/e%s/s%s" % (prefix, enclosure.strip(), slot.strip())
+    return f"{prefix}/e{enclosure.strip()}/s{slot.strip()}"
 
 
 def _drives(prefix, data):
-    """Drives from PD LIST, 'Drive Information' and per-drive 'Drive /cX/eY/sZ' blocks (HBA data nests them)."""
+    """Drives from PD LIST, 'Drive Information' and 'Drive /cX/eY/sZ' blocks (nested in HBA output)."""
     rows = {}
     details = {}
     sources = [data, data.get("Physical Device Information") or {}]
@@ -149,7 +155,7 @@ def _drives(prefix, data):
                 rows[match.group(1)] = value[0]
             elif key.endswith(" - Detailed Information") and isinstance(value, dict):
                 path = key[len("Drive ") : -len(" - Detailed Information")]
-                details[path] = value.get("Drive %s State" % path) or {}
+                details[path] = value.get(f"Drive {path} State") or {}
     return [_drive(path, row, details.get(path) or {}) for path, row in rows.items()]
 
 
@@ -160,9 +166,9 @@ def _drive(path, row, state):
     if level is None and pd_state.endswith("Shld"):
         level = "warning"
     if level is None:
-        verdict.add("unknown", "drive state %s not recognised" % pd_state)
+        verdict.add("unknown", f"drive state {pd_state} not recognised")
     elif level != "ok":
-        verdict.add(level, "drive state %s" % pd_state)
+        verdict.add(level, f"drive state {pd_state}")
     counters = {}
     for key, label in (
         ("Media Error Count", "media errors"),
@@ -172,7 +178,7 @@ def _drive(path, row, state):
         value = state.get(key)
         counters[label.replace(" ", "_")] = to_number(value) if value != "N/A" else None
         if to_number(value):
-            verdict.add("warning", "%s %s > 0" % (label, value))
+            verdict.add("warning", f"{label} {value} > 0")
     smart_alert = state.get("S.M.A.R.T alert flagged by drive")
     if smart_alert == "Yes":
         verdict.add("warning", "drive flagged a S.M.A.R.T alert")
@@ -200,16 +206,16 @@ def _virtual_drive(prefix, vd, drives):
     verdict = Verdict()
     if state is None:
         state = "degraded"
-        verdict.add("unknown", "virtual drive state %s not recognised" % vd_state)
+        verdict.add("unknown", f"virtual drive state {vd_state} not recognised")
     elif level != "ok":
-        verdict.add(level, "virtual drive state %s (%s)" % (vd_state, state))
+        verdict.add(level, f"virtual drive state {vd_state} ({state})")
     if any(d["state"] == "Rbld" for d in members) and state == "degraded":
         state = "rebuilding"
     for drive in members:
         if drive["health"] != "ok":
-            verdict.add(drive["health"], "member %s: %s" % (drive["device"], "; ".join(drive["reasons"])))
+            verdict.add(drive["health"], "member {}: {}".format(drive["device"], "; ".join(drive["reasons"])))
     array = {
-        "name": "%s/v%s" % (prefix, vd_id),
+        "name": f"{prefix}/v{vd_id}",
         "label": vd.get("Name") or None,
         "level": vd.get("TYPE"),
         "state": state,
@@ -245,7 +251,11 @@ def _text_to_doc(text, source):
             if dashes == 1:
                 header = stripped.split()
             elif dashes == 2 and header:
-                table = data.setdefault(section, []) if section != "Detailed Status" else command.setdefault(section, [])
+                table = (
+                    data.setdefault(section, [])
+                    if section != "Detailed Status"
+                    else command.setdefault(section, [])
+                )
                 table.append(_text_row(section, stripped.split(), source, lineno))
             continue
         key, sep, value = stripped.partition(" = ")
@@ -266,11 +276,21 @@ def _text_row(section, cells, source, lineno):
     if section == "Detailed Status":
         if len(cells) < 3:
             raise ParseError(TOOL, source, lineno, "short Detailed Status row")
-        return {"Ctrl": cells[0], "Status": cells[1], "ErrCd": to_number(cells[2]), "ErrMsg": " ".join(cells[3:])}
+        return {
+            "Ctrl": cells[0],
+            "Status": cells[1],
+            "ErrCd": to_number(cells[2]),
+            "ErrMsg": " ".join(cells[3:]),
+        }
     if section == "VD LIST":
         if len(cells) < 3:
             raise ParseError(TOOL, source, lineno, "short VD LIST row")
         return {"DG/VD": cells[0], "TYPE": cells[1], "State": cells[2]}
     if len(cells) < 4:
         raise ParseError(TOOL, source, lineno, "short PD LIST row")
-    return {"EID:Slt": cells[0], "DID": cells[1], "State": cells[2], "DG": to_number(cells[3]) if cells[3] != "-" else "-"}
+    return {
+        "EID:Slt": cells[0],
+        "DID": cells[1],
+        "State": cells[2],
+        "DG": to_number(cells[3]) if cells[3] != "-" else "-",
+    }

@@ -1,0 +1,184 @@
+# Copyright: (c) rackwright contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Jinja filters over rackwright health results: worst_health, health_rollup, disk_wear_forecast.
+
+Controller-side plugins cannot import the module_utils package, so the severity order
+(ok < unknown < warning < critical) is repeated here; keep it in sync with rackwright_health.py.
+"""
+
+# ruff: noqa: E402 - Ansible modules keep DOCUMENTATION/EXAMPLES/RETURN before the imports.
+
+DOCUMENTATION = r"""
+name: rackwright_health
+short_description: Health roll-up and disk wear forecast filters
+description:
+  - C(worst_health) returns the worst of a list of health strings or of dicts carrying C(health).
+  - C(health_rollup) groups a dict hostname -> result (with C(health)) into C(critical), C(warning), C(ok),
+    C(unknown) host lists plus C(counts) and the fleet C(health).
+  - C(health_summary) combines the results of several checks on one host (a dict check name -> module result;
+    skipped checks are left out) into C(health), C(reasons) prefixed with the check's name, and C(checks).
+  - C(disk_wear_forecast) estimates days until 100 % endurance and a replace-by date for a disk_health disk
+    (or a list of them), from NVMe percentage_used or SSD wear attributes and power-on hours.
+"""
+
+import datetime
+
+from ansible.errors import AnsibleFilterError
+
+SEVERITY = ("ok", "unknown", "warning", "critical")
+WEAR_ATTRIBUTES = (
+    "Wear_Leveling_Count",
+    "Media_Wearout_Indicator",
+    "SSD_Life_Left",
+    "Percent_Lifetime_Remain",
+)
+
+
+def _health_of(item):
+    health = item.get("health") if isinstance(item, dict) else item
+    if health not in SEVERITY:
+        raise AnsibleFilterError(
+            "not a health value: {!r} (expected one of {})".format(health, ", ".join(SEVERITY))
+        )
+    return health
+
+
+def worst_health(items, default="ok"):
+    """Worst health of health strings or dicts with a 'health' key; ``default`` for an empty list."""
+    if isinstance(items, (str, dict)):
+        items = [items]
+    worst = default
+    for item in items or []:
+        health = _health_of(item)
+        if SEVERITY.index(health) > SEVERITY.index(worst):
+            worst = health
+    return worst
+
+
+def health_rollup(results):
+    """Fleet view of ``{hostname: result}``; hosts without 'health' (failed, unreachable) count as unknown."""
+    if not isinstance(results, dict):
+        raise AnsibleFilterError(
+            f"health_rollup expects a dict hostname -> result, got {type(results).__name__}"
+        )
+    groups = {state: [] for state in ("critical", "warning", "ok", "unknown")}
+    reasons = {}
+    for host in sorted(results):
+        result = results[host]
+        health = result.get("health") if isinstance(result, dict) else None
+        if health not in SEVERITY:
+            health = "unknown"
+        groups[health].append(host)
+        if isinstance(result, dict) and result.get("reasons"):
+            reasons[host] = list(result["reasons"])
+    rollup = dict(groups)
+    rollup["counts"] = {state: len(hosts) for state, hosts in groups.items()}
+    rollup["counts"]["total"] = len(results)
+    rollup["health"] = worst_health(list(h for h in groups if groups[h]))
+    rollup["reasons"] = reasons
+    return rollup
+
+
+_ANSIBLE_RESULT_KEYS = (
+    "changed",
+    "failed",
+    "invocation",
+    "warnings",
+    "deprecations",
+    "skipped",
+    "skip_reason",
+)
+
+
+def health_summary(checks):
+    """One host's verdict from ``{check: module result}``: worst health, reasons named by check."""
+    if not isinstance(checks, dict):
+        raise AnsibleFilterError(
+            f"health_summary expects a dict check -> result, not {type(checks).__name__}"
+        )
+    ran = {
+        name: {k: v for k, v in result.items() if k not in _ANSIBLE_RESULT_KEYS}
+        for name, result in checks.items()
+        if isinstance(result, dict) and not result.get("skipped")
+    }
+    return {
+        "health": worst_health([r for r in ran.values() if "health" in r], default="unknown"),
+        "reasons": [f"{name}: {reason}" for name, res in ran.items() for reason in res.get("reasons", [])],
+        "checks": ran,
+    }
+
+
+def _wear_used(disk):
+    """(percent used, where it came from) or (None, reason)."""
+    if disk.get("percentage_used") is not None:
+        return float(disk["percentage_used"]), "percentage_used"
+    attributes = disk.get("attributes") or {}
+    for name in WEAR_ATTRIBUTES:
+        if attributes.get(name) is not None:
+            return float(max(0, min(100, 100 - attributes[name]))), name
+    return None, "no endurance indicator (NVMe percentage_used or SSD wear attribute)"
+
+
+def _forecast(disk, today):
+    device = disk.get("device")
+    used, origin = _wear_used(disk)
+    hours = disk.get("power_on_hours")
+    result = {
+        "device": device,
+        "percentage_used": used,
+        "power_on_hours": hours,
+        "wear_per_day": None,
+        "days_remaining": None,
+        "replace_by": None,
+        "source": origin if used is not None else None,
+        "reason": None,
+    }
+    if used is None:
+        result["reason"] = origin
+        return result
+    if used >= 100:
+        result.update(
+            days_remaining=0, replace_by=today.isoformat(), reason=f"endurance exhausted ({used:g}% used)"
+        )
+        return result
+    if not hours:
+        result["reason"] = "power_on_hours unknown: cannot derive a wear rate"
+        return result
+    if used <= 0:
+        result["reason"] = f"no measurable wear yet (0% used after {hours} power-on hours)"
+        return result
+    per_day = used / (hours / 24.0)
+    days = int((100 - used) / per_day)
+    result.update(
+        wear_per_day=round(per_day, 6),
+        days_remaining=days,
+        replace_by=(today + datetime.timedelta(days=days)).isoformat(),
+        reason=f"{used:g}% used after {hours} power-on hours at a constant rate",
+    )
+    return result
+
+
+def disk_wear_forecast(disks, today=None):
+    """Forecast for one disk dict (or a list): days until 100 % wear and a replace-by date (ISO).
+
+    ``today`` (ISO date string) fixes the reference date; the default is the current date.
+    Fields are null, with ``reason`` explaining why, when no forecast can be derived.
+    """
+    reference = datetime.date.fromisoformat(today) if today else datetime.date.today()
+    if isinstance(disks, dict):
+        return _forecast(disks, reference)
+    if not isinstance(disks, (list, tuple)):
+        raise AnsibleFilterError("disk_wear_forecast expects a disk dict or a list of them")
+    return [_forecast(disk, reference) for disk in disks]
+
+
+class FilterModule:
+    """rackwright health filters."""
+
+    def filters(self):
+        return {
+            "worst_health": worst_health,
+            "health_rollup": health_rollup,
+            "health_summary": health_summary,
+            "disk_wear_forecast": disk_wear_forecast,
+        }

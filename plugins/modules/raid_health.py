@@ -1,0 +1,301 @@
+#!/usr/bin/python
+# Copyright: (c) rackwright contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible module raid_health: state of Linux md, Broadcom/LSI (storcli/perccli) and HPE Smart Array RAID."""
+
+# ruff: noqa: E402 - Ansible modules keep DOCUMENTATION/EXAMPLES/RETURN before the imports.
+
+DOCUMENTATION = r"""
+---
+module: raid_health
+short_description: Judge RAID array health (Linux md, storcli/perccli, HPE ssacli)
+description:
+  - Reads C(/proc/mdstat) (enriched with C(mdadm --detail) when mdadm is installed), C(storcli64 /call show
+    all J)
+    plus C(/call/eall/sall show all J) (storcli, storcli64, perccli, perccli64) and
+    C(ssacli ctrl all show config detail) (ssacli, hpssacli, hpacucli), whichever are present.
+  - Alternatively parses saved outputs given in O(from_files); the format of each file is detected
+    (C(/proc/mdstat), C(mdadm --detail), storcli/perccli JSON or text, ssacli text) or forced with O(format).
+  - "Verdicts: md degraded without recovery, FAILED or inactive arrays are critical; rebuilding, resync and
+    reshape are warnings (with C(rebuild_percent)); a running check (scrub) is ok; a faulty member of a
+    full array warns; inactive IMSM/DDF containers are normal. storcli VD Dgrd/OfLn and PD
+    Offln/UBad/Failed/Msng
+    are critical, Pdgd/Rec/Rbld, drive media/other/predictive errors, SMART alerts, BBU/CacheVault and foreign
+    configurations warn. ssacli C(array X (Failed)), logical drive Failed or Interim Recovery Mode are
+    critical,
+    rebuilding and cache/battery status other than OK warn."
+  - A failing storcli command that still returns data is recorded in the controller's C(messages) only.
+  - A missing tool gives health C(unknown) with the reason; the module never fails for it.
+version_added: "1.0.0"
+author: rackwright contributors
+options:
+  format:
+    description:
+      - Which source to read. C(auto) reads every source found (live) or detects each file's format.
+    type: str
+    choices: [auto, mdstat, mdadm, storcli, ssacli]
+    default: auto
+  from_files:
+    description: Paths of saved tool outputs to parse instead of querying the host.
+    type: list
+    elements: path
+  mdadm_detail:
+    description: When reading /proc/mdstat live, also run C(mdadm --detail) for each array (needs root).
+    type: bool
+    default: true
+notes:
+  - Needs root for storcli/ssacli/mdadm. Tools run with C(LC_ALL=C); storcli with C(nolog).
+  - Supports check mode; the module never changes anything.
+seealso:
+  - module: disk_health
+"""
+
+EXAMPLES = r"""
+- name: Check all RAID arrays on the host
+  raid_health:
+  register: raid
+
+- name: Only the Smart Array controller
+  raid_health:
+    format: ssacli
+
+- name: Judge saved outputs
+  raid_health:
+    from_files:
+      - /var/tmp/mdstat.txt
+      - /var/tmp/storcli-call-show-all.json
+  delegate_to: localhost
+
+- name: Show what needs a technician
+  ansible.builtin.debug:
+    msg: "{{ raid.reasons }}"
+  when: raid.health in ['warning', 'critical']
+"""
+
+RETURN = r"""
+health:
+  description: Worst health of arrays, controllers and drives (C(ok), C(unknown), C(warning), C(critical)).
+  returned: always
+  type: str
+  sample: critical
+reasons:
+  description: All reasons, prefixed with the array, controller or drive name.
+  returned: always
+  type: list
+  elements: str
+  sample: ["md0: degraded: 1 of 3 members missing [U_U]", "md0: member sdc1 faulty"]
+arrays:
+  description: One entry per md array, storcli virtual drive or Smart Array logical drive.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Array name (C(md0), C(/c0/v0), C(Smart Array P410 in Slot 1 / array A / logicaldrive 1)).
+      type: str
+    level:
+      description:
+        - RAID level as the tool prints it (C(raid1), C(RAID6), C(RAID 1+0)); C(container) for IMSM/DDF.
+      type: str
+    state:
+      description:
+        - One of C(optimal), C(degraded), C(rebuilding), C(resyncing), C(checking), C(reshaping), C(failed),
+          C(inactive).
+      type: str
+    rebuild_percent:
+      description: Progress of rebuild/resync/reshape in percent, null when none is running or not reported.
+      type: float
+    members:
+      description:
+        - Member devices with their state (C(active), C(spare), C(faulty), C(rebuilding), C(removed), or the
+          controller's own word such as C(Onln)).
+      type: list
+      elements: dict
+    health:
+      description: Health of this array.
+      type: str
+    reasons:
+      description: Why the array is not ok; empty when ok.
+      type: list
+      elements: str
+controllers:
+  description: Hardware RAID controllers (storcli, ssacli) with status, health and reasons.
+  returned: always
+  type: list
+  elements: dict
+drives:
+  description:
+    - Physical drives known to hardware RAID controllers, with state, error counters, health and reasons.
+  returned: always
+  type: list
+  elements: dict
+sources:
+  description: What was read (commands run or files parsed).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.rackwright_health import ParseError, Verdict
+from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
+from ansible.module_utils.rackwright_module import find_tool, first_line, parse_or_fail, read_text, run_tool
+from ansible.module_utils.rackwright_ssacli import parse_ssacli
+from ansible.module_utils.rackwright_storcli import parse_storcli
+
+MDSTAT = "/proc/mdstat"
+STORCLI_NAMES = ("storcli64", "storcli", "perccli64", "perccli")
+SSACLI_NAMES = ("ssacli", "hpssacli", "hpacucli")
+
+
+def detect_format(text, path):
+    """Format of a saved output, from its content."""
+    stripped = text.lstrip()
+    if stripped.startswith("Personalities"):
+        return "mdstat"
+    if re.search(r"^\s*Raid Level : ", text, re.MULTILINE):
+        return "mdadm"
+    if stripped.startswith("{") or re.search(r"^(Controller|CLI Version) = ", text, re.MULTILINE):
+        return "storcli"
+    if re.search(
+        r"( in Slot | in [A-Z ]+$|^Error: No controllers detected|logicaldrive |physicaldrive )",
+        text,
+        re.MULTILINE,
+    ):
+        return "ssacli"
+    raise ParseError("raid_health", path, None, "cannot tell which RAID tool produced this file; set format")
+
+
+def parse_text(fmt, text, source):
+    """Parse one output; returns dict with arrays/controllers/drives."""
+    if fmt == "mdstat":
+        return {"arrays": parse_mdstat(text, source), "controllers": [], "drives": []}
+    if fmt == "mdadm":
+        return {"arrays": [parse_mdadm_detail(text, source)], "controllers": [], "drives": []}
+    if fmt == "storcli":
+        return parse_storcli(text, source)
+    return parse_ssacli(text, source)
+
+
+def merge_detail(array, detail):
+    """Combine an mdstat array with its mdadm --detail view: detail members, worst health, both reasons."""
+    verdict = Verdict(array["health"])
+    verdict.reasons = list(array["reasons"])
+    for reason in detail["reasons"]:
+        if reason not in verdict.reasons:
+            verdict.add(detail["health"], reason)
+    merged = dict(array, members=detail["members"] or array["members"])
+    if detail["state"] in ("failed", "inactive") or (
+        array["state"] == "optimal" and detail["state"] != "optimal"
+    ):
+        merged["state"] = detail["state"]
+    merged.update(verdict.as_dict())
+    return merged
+
+
+def read_md(module, result):
+    """Live /proc/mdstat, enriched by mdadm --detail."""
+    text = read_text(module, MDSTAT)
+    result["sources"].append(MDSTAT)
+    arrays = parse_or_fail(module, parse_mdstat, text, MDSTAT)
+    mdadm = find_tool(module, ["mdadm"]) if module.params["mdadm_detail"] else None
+    for index, array in enumerate(arrays):
+        if mdadm and array["level"] != "container":
+            rc, out, err = run_tool(module, [mdadm, "--detail", "/dev/{}".format(array["name"])])
+            source = "mdadm --detail /dev/{}".format(array["name"])
+            if out.strip() and rc in (0, 1, 2):
+                arrays[index] = merge_detail(array, parse_or_fail(module, parse_mdadm_detail, out, source))
+                result["sources"].append(source)
+    result["arrays"].extend(arrays)
+
+
+def read_storcli(module, result, binary):
+    for query in ("/call show all J nolog", "/call/eall/sall show all J nolog"):
+        args = [binary] + query.split()
+        rc, out, err = run_tool(module, args)
+        source = " ".join([os.path.basename(binary)] + query.split())
+        if not out.lstrip().startswith("{"):
+            result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
+            continue
+        parsed = parse_or_fail(module, parse_storcli, out, source)
+        result["sources"].append(source)
+        if query.startswith("/call/"):  # per-drive error counters replace the PD LIST rows
+            detailed = {d["device"]: d for d in parsed["drives"]}
+            result["drives"] = [detailed.pop(d["device"], d) for d in result["drives"]] + list(
+                detailed.values()
+            )
+            continue
+        for key in ("arrays", "controllers", "drives"):
+            result[key].extend(parsed[key])
+
+
+def read_ssacli(module, result, binary):
+    args = [binary, "ctrl", "all", "show", "config", "detail"]
+    rc, out, err = run_tool(module, args)
+    source = " ".join([os.path.basename(binary)] + args[1:])
+    if rc != 0 and "No controllers detected" not in out:
+        result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
+        return
+    parsed = parse_or_fail(module, parse_ssacli, out, source)
+    result["sources"].append(source)
+    for key in ("arrays", "controllers", "drives"):
+        result[key].extend(parsed[key])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            format=dict(type="str", default="auto", choices=["auto", "mdstat", "mdadm", "storcli", "ssacli"]),
+            from_files=dict(type="list", elements="path"),
+            mdadm_detail=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    fmt = module.params["format"]
+    result = {"arrays": [], "controllers": [], "drives": [], "sources": [], "unknown": []}
+    if module.params["from_files"]:
+        for path in module.params["from_files"]:
+            text = read_text(module, path)
+            file_format = fmt if fmt != "auto" else parse_or_fail(module, detect_format, text, path)
+            parsed = parse_or_fail(module, parse_text, file_format, text, path)
+            result["sources"].append(path)
+            for key in ("arrays", "controllers", "drives"):
+                result[key].extend(parsed[key])
+    else:
+        storcli = find_tool(module, STORCLI_NAMES) if fmt in ("auto", "storcli") else None
+        ssacli = find_tool(module, SSACLI_NAMES) if fmt in ("auto", "ssacli") else None
+        if fmt in ("auto", "mdstat", "mdadm") and os.path.exists(MDSTAT):
+            read_md(module, result)
+        elif fmt in ("mdstat", "mdadm"):
+            result["unknown"].append(f"{MDSTAT} not found: md driver not loaded")
+        if storcli:
+            read_storcli(module, result, storcli)
+        elif fmt == "storcli":
+            result["unknown"].append(
+                "none of {} found in PATH: install Broadcom storcli".format(", ".join(STORCLI_NAMES))
+            )
+        if ssacli:
+            read_ssacli(module, result, ssacli)
+        elif fmt == "ssacli":
+            result["unknown"].append(
+                "none of {} found in PATH: install HPE ssacli".format(", ".join(SSACLI_NAMES))
+            )
+        if not result["sources"] and not result["unknown"]:
+            result["unknown"].append(
+                f"no RAID source found: no {MDSTAT} and no storcli/perccli/ssacli in PATH"
+            )
+
+    verdict = Verdict()
+    for reason in result.pop("unknown"):
+        verdict.add("unknown", reason)
+    for key, name in (("controllers", "name"), ("arrays", "name"), ("drives", "device")):
+        for item in result[key]:
+            verdict.absorb(item, item[name])
+    module.exit_json(changed=False, **dict(result, **verdict.as_dict()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Filter plugins: worst_health, health_rollup, disk_wear_forecast (direct import)."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.rackwright_smartctl import parse_smartctl_json
+from conftest import fixture_text, load_filter_plugin
+
+FILTERS = load_filter_plugin().FilterModule().filters()
+
+
+def test_worst_health_strings_and_dicts():
+    worst = FILTERS["worst_health"]
+    assert worst(["ok", "unknown", "warning"]) == "warning"
+    assert worst([{"health": "ok"}, {"health": "critical"}, "warning"]) == "critical"
+    assert worst([]) == "ok"
+    assert worst([], default="unknown") == "unknown"
+    assert worst("unknown") == "unknown"
+    with pytest.raises(AnsibleFilterError, match="not a health value"):
+        worst(["fine"])
+
+
+def test_health_rollup():
+    results = {
+        "node2": {"health": "critical", "reasons": ["/dev/sda: reallocated sectors 304 > 0"]},
+        "node1": {"health": "ok", "reasons": []},
+        "node3": {"health": "warning", "reasons": ["md0: resync 11.2% in progress"]},
+        "node4": {"failed": True, "msg": "unreachable"},
+        "node5": {"health": "ok", "reasons": []},
+    }
+    rollup = FILTERS["health_rollup"](results)
+    assert rollup["critical"] == ["node2"]
+    assert rollup["warning"] == ["node3"]
+    assert rollup["ok"] == ["node1", "node5"]
+    assert rollup["unknown"] == ["node4"]
+    assert rollup["counts"] == {"critical": 1, "warning": 1, "ok": 2, "unknown": 1, "total": 5}
+    assert rollup["health"] == "critical"
+    assert rollup["reasons"]["node2"] == ["/dev/sda: reallocated sectors 304 > 0"]
+    with pytest.raises(AnsibleFilterError):
+        FILTERS["health_rollup"](["node1"])
+
+
+def test_wear_forecast_nvme():
+    disk = parse_smartctl_json(fixture_text("smartctl/nvme-wear-75pct-used-intel-p4510.json"))
+    forecast = FILTERS["disk_wear_forecast"](disk, today="2025-01-01")
+    # 75 % in 49441 h (2060 days) -> 0.0364 %/day -> 25 % left lasts 686 days
+    assert forecast["percentage_used"] == 75
+    assert forecast["days_remaining"] == 686
+    assert forecast["replace_by"] == "2026-11-18"
+    assert forecast["source"] == "percentage_used"
+    assert "75% used after 49441 power-on hours" in forecast["reason"]
+
+
+def test_wear_forecast_sata_ssd_attribute():
+    disk = parse_smartctl_json(fixture_text("smartctl/sata-ssd-healthy-samsung-pm883.json"))
+    disk["percentage_used"] = None  # force the attribute path: Wear_Leveling_Count normalized 99
+    forecast = FILTERS["disk_wear_forecast"](disk, today="2025-01-01")
+    assert forecast["source"] == "Wear_Leveling_Count"
+    assert forecast["percentage_used"] == 1
+    assert forecast["days_remaining"] == int(99 / (1 / (7753 / 24.0)))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        ("smartctl/sata-hdd-healthy-seagate-exos-x16.json", "no endurance indicator"),
+        ("smartctl/nvme-healthy-samsung-970-evo-plus.json", "no measurable wear yet"),
+    ],
+)
+def test_wear_forecast_not_derivable(fixture, reason):
+    forecasts = FILTERS["disk_wear_forecast"](
+        [parse_smartctl_json(fixture_text(fixture))], today="2025-01-01"
+    )
+    assert forecasts[0]["days_remaining"] is None
+    assert forecasts[0]["replace_by"] is None
+    assert reason in forecasts[0]["reason"]
+
+
+def test_wear_forecast_exhausted_and_missing_hours():
+    forecast = FILTERS["disk_wear_forecast"](
+        {"device": "/dev/nvme0", "percentage_used": 104}, today="2025-01-01"
+    )
+    assert (forecast["days_remaining"], forecast["replace_by"]) == (0, "2025-01-01")
+    forecast = FILTERS["disk_wear_forecast"](
+        {"device": "/dev/nvme1", "percentage_used": 10}, today="2025-01-01"
+    )
+    assert forecast["days_remaining"] is None and "power_on_hours unknown" in forecast["reason"]
+
+
+def test_health_summary_combines_checks_and_skips_skipped():
+    summary = FILTERS["health_summary"](
+        {
+            "disk": {"health": "ok", "reasons": [], "changed": False, "disks": []},
+            "raid": {"health": "critical", "reasons": ["md0: member sdb faulty"], "invocation": {}},
+            "gpu": {"skipped": True, "changed": False},
+            "bmc": {"health": "unknown", "reasons": ["ipmitool not found"]},
+        }
+    )
+    assert summary["health"] == "critical"
+    assert summary["reasons"] == ["raid: md0: member sdb faulty", "bmc: ipmitool not found"]
+    assert set(summary["checks"]) == {"disk", "raid", "bmc"}
+    assert "invocation" not in summary["checks"]["raid"]
+
+
+def test_health_summary_nothing_ran_is_unknown():
+    assert FILTERS["health_summary"]({"gpu": {"skipped": True}})["health"] == "unknown"

@@ -1,0 +1,191 @@
+"""/proc/mdstat and mdadm --detail parsers against every real fixture."""
+
+import pytest
+from ansible.module_utils.rackwright_health import ParseError, worst
+from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
+from conftest import fixture_names, fixture_text
+
+# file -> (worst health, reason substring or None, {array: state})
+MDSTAT_EXPECTED = {
+    "imsm-external-metadata-inactive-container.txt": ("ok", None, {"md127": "optimal", "md0": "inactive"}),
+    "no-arrays.txt": ("ok", None, {}),
+    "procfs-composite-edge-cases.txt": (
+        "critical",
+        "array is inactive",
+        {
+            "md3": "optimal",
+            "md4": "inactive",
+            "md6": "rebuilding",
+            "md8": "resyncing",
+            "md201": "checking",
+            "md7": "degraded",
+            "md10": "optimal",
+            "md11": "resyncing",
+            "md219": "inactive",
+            "md120": "optimal",
+            "md42": "reshaping",
+        },
+    ),
+    "raid1-auto-read-only.txt": ("ok", None, {"md2": "optimal", "md1": "optimal", "md0": "optimal"}),
+    "raid1-check-running-and-resync-delayed.txt": ("ok", None, {"md1": "checking", "md0": "checking"}),
+    "raid1-degraded-recovering-29pct.txt": (
+        "warning",
+        "rebuilding 29.2% in progress (1 of 2 members missing [_U])",
+        {"md125": "optimal", "md126": "rebuilding", "md127": "optimal"},
+    ),
+    "raid1-failed-member-but-full-count.txt": ("warning", "member sdh1 faulty", {"md1": "optimal"}),
+    "raid1-raid0-healthy-with-bitmaps-centos6.txt": ("ok", None, {"md1": "optimal", "md4": "optimal"}),
+    "raid1-recovery-and-resync-delayed.txt": (
+        "critical",
+        "recovery delayed",
+        {"md1": "degraded", "md0": "rebuilding"},
+    ),
+    "raid1-resync-in-progress-two-arrays.txt": (
+        "warning",
+        "resync 11.2% in progress",
+        {"md0": "optimal", "md2": "resyncing", "md1": "resyncing"},
+    ),
+    "raid5-failed-member-degraded.txt": ("critical", "member sdc1 faulty", {"md0": "degraded"}),
+    "raid5-healthy-with-spares.txt": ("ok", None, {"md1": "optimal", "md2": "optimal"}),
+    "raid6-degraded-no-recovery.txt": (
+        "critical",
+        "degraded: 1 of 6 members missing [U_UUUU]",
+        {"md0": "degraded"},
+    ),
+    "raid6-recovery-two-members-missing.txt": ("warning", "rebuilding 19.6%", {"md0": "rebuilding"}),
+    "raid6-reshape-in-progress.txt": ("warning", "reshape 48.4% in progress", {"md0": "reshaping"}),
+}
+
+
+def test_every_mdstat_fixture_has_an_expectation():
+    assert sorted(MDSTAT_EXPECTED) == fixture_names("mdstat")
+
+
+@pytest.mark.parametrize("name", sorted(MDSTAT_EXPECTED))
+def test_mdstat_fixture_verdict(name):
+    health, reason, states = MDSTAT_EXPECTED[name]
+    arrays = parse_mdstat(fixture_text("mdstat/" + name), name)
+    by_name = {a["name"]: a for a in arrays}
+    assert worst(a["health"] for a in arrays) == health
+    reasons = [r for a in arrays for r in a["reasons"]]
+    if reason is None:
+        assert reasons == []
+    else:
+        assert any(reason in r for r in reasons), reasons
+    for array, state in states.items():
+        assert by_name[array]["state"] == state, array
+    for array in arrays:
+        assert array["state"] in (
+            "optimal",
+            "degraded",
+            "rebuilding",
+            "resyncing",
+            "checking",
+            "reshaping",
+            "failed",
+            "inactive",
+        )
+        assert (array["health"] == "ok") == (array["reasons"] == [])
+
+
+def test_rebuild_details():
+    arrays = {a["name"]: a for a in parse_mdstat(fixture_text("mdstat/raid1-degraded-recovering-29pct.txt"))}
+    md126 = arrays["md126"]
+    assert md126["rebuild_percent"] == 29.2
+    assert md126["level"] == "raid1"
+    assert {"device": "sda2", "state": "rebuilding"} in md126["members"]
+    assert arrays["md125"]["rebuild_percent"] is None
+
+
+def test_composite_edge_cases():
+    arrays = {a["name"]: a for a in parse_mdstat(fixture_text("mdstat/procfs-composite-edge-cases.txt"))}
+    assert arrays["md219"]["level"] == "container" and arrays["md219"]["health"] == "ok"
+    assert arrays["md11"]["read_only"] is True
+    assert arrays["md101"]["read_only"] is True and arrays["md101"]["health"] == "ok"
+    assert arrays["md7"]["reasons"] == ["degraded: 1 of 4 members missing [U_UU]", "member sdc1 faulty"]
+    assert {"device": "sdd1", "state": "spare"} in arrays["md3"]["members"]
+    assert arrays["md6"]["rebuild_percent"] == 8.5
+
+
+def test_scrub_relabels_delayed_resync():
+    arrays = {
+        a["name"]: a for a in parse_mdstat(fixture_text("mdstat/raid1-check-running-and-resync-delayed.txt"))
+    }
+    assert arrays["md1"]["state"] == "checking"
+    assert arrays["md1"]["health"] == "ok"
+
+
+MDADM_EXPECTED = {
+    "raid1-clean-degraded-recovering-white-md126.txt": ("md126", "rebuilding", "warning", 30.0),
+    "raid1-clean-white-md125.txt": ("md125", "optimal", "ok", None),
+    "raid1-clean-white-md127.txt": ("md127", "optimal", "ok", None),
+}
+
+
+def test_every_mdadm_fixture_has_an_expectation():
+    assert sorted(MDADM_EXPECTED) == fixture_names("mdadm")
+
+
+@pytest.mark.parametrize("name", sorted(MDADM_EXPECTED))
+def test_mdadm_fixture_verdict(name):
+    array_name, state, health, percent = MDADM_EXPECTED[name]
+    array = parse_mdadm_detail(fixture_text("mdadm/" + name), name)
+    assert (array["name"], array["state"], array["health"], array["rebuild_percent"]) == (
+        array_name,
+        state,
+        health,
+        percent,
+    )
+    assert array["level"] == "raid1"
+
+
+def test_mdadm_members_and_reason():
+    array = parse_mdadm_detail(fixture_text("mdadm/raid1-clean-degraded-recovering-white-md126.txt"))
+    assert array["members"] == [
+        {"device": "/dev/sda2", "state": "rebuilding"},
+        {"device": "/dev/sdb2", "state": "active"},
+    ]
+    assert array["reasons"] == ["rebuilding 30% in progress (1 of 2 devices active)"]
+
+
+def test_mdadm_faulty_and_removed_members():
+    text = fixture_text("mdadm/raid1-clean-white-md125.txt").replace(
+        "State : clean", "State : clean, degraded"
+    )
+    text = text.replace(
+        "       1       8       17        1      active sync   /dev/sdb1",
+        "       -       0        0        1      removed\n\n"
+        "       1       8       17        -      faulty   /dev/sdb1",
+    )
+    array = parse_mdadm_detail(text, "edited")
+    assert array["state"] == "degraded"
+    assert array["health"] == "critical"
+    assert {"device": "slot 1", "state": "removed"} in array["members"]
+    assert "member /dev/sdb1 faulty" in array["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            "Personalities : [raid1]\nmd0 : active raid1 sda1[0] sdb1[1]\n"
+            "      102400 blocks [2/2] [UU]\ngarbage here\n",
+            4,
+        ),
+        ("hello\n", 1),
+        ("Personalities : [raid1]\nmd0 : active raid1 sda1[0] sdb1{1}\n", 2),
+    ],
+)
+def test_mdstat_garbage_raises_with_line(text, line):
+    with pytest.raises(ParseError) as info:
+        parse_mdstat(text, "/proc/mdstat")
+    assert info.value.tool == "mdstat"
+    assert info.value.source == "/proc/mdstat"
+    assert info.value.line == line
+
+
+def test_mdadm_garbage_raises():
+    with pytest.raises(ParseError) as info:
+        parse_mdadm_detail("/dev/md0:\n  Version : 1.2\n  what is this\n", "detail.txt")
+    assert info.value.line == 3
+    assert "mdadm output in detail.txt line 3" in str(info.value)

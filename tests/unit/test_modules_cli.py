@@ -1,0 +1,200 @@
+"""Run the real modules and filters through Ansible (ad-hoc and a tiny playbook) as a user would.
+
+Paths are given explicitly through the environment (and ansible.cfg is bypassed) so the tests work with
+or without the repository's ansible.cfg; the json stdout callback makes the output machine-readable.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES, ROOT
+
+ANSIBLE_BIN = os.path.join(os.path.dirname(sys.executable), "ansible")
+PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+ENV = dict(
+    os.environ,
+    ANSIBLE_LIBRARY=str(ROOT / "plugins" / "modules"),
+    ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"),
+    ANSIBLE_FILTER_PLUGINS=str(ROOT / "plugins" / "filter"),
+    ANSIBLE_STDOUT_CALLBACK="json",
+    ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+    ANSIBLE_NOCOLOR="1",
+    ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+    ANSIBLE_LOCALHOST_WARNING="0",
+    ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def empty_ansible_cfg(tmp_path_factory):
+    """Point ANSIBLE_CONFIG at an empty file: ansible.cfg is bypassed, ENV sets what is needed."""
+    cfg = tmp_path_factory.mktemp("cfg") / "ansible.cfg"
+    cfg.write_text("[defaults]\n")
+    ENV["ANSIBLE_CONFIG"] = str(cfg)
+
+
+def ansible(module, args):
+    """Run one module on localhost; returns (host result, combined output)."""
+    proc = subprocess.run(
+        [ANSIBLE_BIN, "localhost", "-i", "localhost,", "-c", "local", "-m", module, "-a", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout[proc.stdout.index("{") :])
+    return doc["plays"][0]["tasks"][0]["hosts"]["localhost"], output
+
+
+def fx(*names):
+    return [str(FIXTURES / name) for name in names]
+
+
+def test_disk_health_cli():
+    result, _ = ansible(
+        "disk_health",
+        {
+            "from_files": fx(
+                "smartctl/sata-hdd-reallocated-sectors-304.json",
+                "smartctl/nvme-healthy-samsung-970-evo-plus.json",
+                "smartctl/sata-hdd-smart-failed-reallocated-now-pending-8.json",
+                "nvme/smart-log-nvme-cli-v2.3-healthy.json",
+            )
+        },
+    )
+    assert result["changed"] is False
+    assert result["health"] == "critical"
+    assert [d["health"] for d in result["disks"]] == ["warning", "ok", "critical", "ok"]
+    assert "/dev/sda: reallocated sectors 304 > 0" in result["reasons"]
+    keys = {"device", "model", "serial", "protocol", "capacity_bytes", "power_on_hours", "temperature_c"}
+    assert keys | {"health", "reasons", "attributes"} <= set(result["disks"][0])
+
+
+def test_raid_health_cli():
+    result, _ = ansible(
+        "raid_health",
+        {
+            "from_files": fx(
+                "mdstat/raid1-degraded-recovering-29pct.txt",
+                "mdadm/raid1-clean-white-md125.txt",
+                "storcli/storcli-drive-offline.json",
+                "ssacli/hpacucli-ld-show-array-failed.txt",
+            )
+        },
+    )
+    assert result["health"] == "critical"
+    md126 = next(a for a in result["arrays"] if a["name"] == "md126")
+    assert (md126["state"], md126["rebuild_percent"], md126["health"]) == ("rebuilding", 29.2, "warning")
+    assert {"name", "level", "state", "rebuild_percent", "members", "health", "reasons"} <= set(md126)
+    assert "/c0/e35/s12: drive state Offln" in result["reasons"]
+    assert len(result["sources"]) == 4
+
+
+def test_bmc_health_cli():
+    result, _ = ansible(
+        "bmc_health",
+        {
+            "from_files": fx(
+                "ipmitool/ipmitool-sdr-ibm-system-x-with-ns-not-readable.txt",
+                "ipmitool/freeipmi-ipmi-sel-critical-events.txt",
+                "redfish/hpe-ilo5-smartarray-p408i-controller-health-warning.json",
+            )
+        },
+    )
+    assert result["health"] == "critical"
+    assert len(result["sensors"]) == 134 and len(result["events"]) == 5
+    assert any("Configuration Error" in r for r in result["reasons"])
+    assert any("health Warning" in r for r in result["reasons"])
+    assert {"name", "type", "reading", "unit", "status", "health", "reasons"} <= set(result["sensors"][0])
+    assert {"id", "date", "time", "sensor", "description", "direction", "health"} <= set(result["events"][0])
+
+
+def test_gpu_health_cli():
+    result, _ = ansible("gpu_health", {"from_files": fx("nvidia-smi/tesla-p100-correctable-ecc-3.xml")})
+    assert result["health"] == "warning"
+    assert result["reasons"] == [
+        "GPU 0 Tesla P100-PCIE-16GB: correctable ECC errors 3 > 0 (volatile 0, aggregate 3)"
+    ]
+    assert result["driver_version"] == "510.47.03"
+
+
+def test_hw_inventory_cli():
+    result, _ = ansible(
+        "hw_inventory",
+        {"from_files": fx("dmidecode/dell-poweredge-r640.txt", "nvme/list-nvme-cli-v2.11-subsystems.json")},
+    )
+    assert (result["vendor"], result["model"], result["serial"]) == ("Dell Inc.", "PowerEdge R640", "2RJF153")
+    assert result["bios"]["version"] == "2.6.4"
+    assert result["memory"]["populated"] == 8 and result["memory"]["empty"] == 16
+    assert len(result["psus"]) == 2 and len(result["disks"]) == 3
+    assert result["nics"][0]["device"] == "Integrated NIC 1"
+    assert result["health"] == "unknown"
+
+
+def test_bad_path_fails_clearly():
+    result, output = ansible("disk_health", {"from_files": ["/nonexistent/smart.json"]})
+    assert result["failed"] is True
+    assert result["msg"] == "cannot read /nonexistent/smart.json: No such file or directory"
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "content", "expected"),
+    [
+        (
+            "raid_health",
+            {"format": "mdstat"},
+            "Personalities : [raid1]\nthis is not mdstat\n",
+            "mdstat output in {} line 2",
+        ),
+        ("disk_health", {}, '{"smartctl": {\n  "exit_status": 0,\n}', "smartctl output in {} line 3"),
+    ],
+)
+def test_unparseable_file_fails_with_tool_file_and_line(tmp_path, module, args, content, expected):
+    path = tmp_path / "garbage.txt"
+    path.write_text(content)
+    result, output = ansible(module, dict(args, from_files=[str(path)]))
+    assert result["failed"] is True
+    assert result["msg"].startswith(expected.format(path)), result["msg"]
+    assert "Traceback" not in output
+
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - disk_health:
+        from_files: {files}
+      register: disks
+    - debug:
+        msg:
+          worst: "{{{{ disks.disks | worst_health }}}}"
+          fleet: "{{{{ {{'node1': disks, 'node2': {{'health': 'ok', 'reasons': []}}}} | health_rollup }}}}"
+          wear: "{{{{ disks.disks | disk_wear_forecast(today='2025-01-01') }}}}"
+"""
+
+
+def test_filters_in_a_playbook(tmp_path):
+    files = fx("smartctl/nvme-wear-75pct-used-intel-p4510.json", "smartctl/nvme-media-errors-7.json")
+    playbook = tmp_path / "filters.yml"
+    playbook.write_text(PLAYBOOK.format(files=json.dumps(files)))
+    proc = subprocess.run(
+        [PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", str(playbook)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout[proc.stdout.index("{") :])
+    msg = doc["plays"][0]["tasks"][1]["hosts"]["localhost"]["msg"]
+    assert msg["worst"] == "warning"
+    assert msg["fleet"]["warning"] == ["node1"] and msg["fleet"]["ok"] == ["node2"]
+    assert msg["wear"][0]["replace_by"] == "2026-11-18"
+    assert msg["wear"][1]["days_remaining"] > 0

@@ -1,0 +1,104 @@
+"""HPE ssacli / hpssacli / hpacucli parser against every real fixture."""
+
+import pytest
+from ansible.module_utils.rackwright_health import ParseError, worst
+from ansible.module_utils.rackwright_ssacli import parse_ssacli
+from conftest import fixture_names, fixture_text
+
+# file -> (worst health, reason substring or None, arrays, controllers)
+EXPECTED = {
+    "hpacucli-ctrl-all-show-config-p410-p410i.txt": ("ok", None, 1, 2),
+    "hpacucli-ctrl-status-cache-disabled-battery-recharging.txt": (
+        "warning",
+        "battery/capacitor status Recharging",
+        0,
+        1,
+    ),
+    "hpacucli-error-no-controllers.txt": ("ok", None, 0, 0),
+    "hpacucli-ld-show-array-failed.txt": ("critical", "array B status Failed", 3, 1),
+    "hpacucli-ld-show-interim-recovery-mode.txt": (
+        "critical",
+        "logical drive status Interim Recovery Mode",
+        1,
+        1,
+    ),
+    "hpacucli-msa1500-arrays-failed.txt": ("critical", "array A status Failed", 12, 1),
+    "hpssacli-ctrl-status-p840-hba-mode-and-h244br.txt": ("ok", None, 0, 2),
+    "ssacli-ctrl-all-show-config-detail-p212-p410i-msa60.txt": ("ok", None, 3, 2),
+    "ssacli-ctrl-all-show-config-detail-p400ar-healthy.txt": ("ok", None, 2, 1),
+    "ssacli-ctrl-all-show-config-detail-p400i-battery-failed-cache-disabled.txt": (
+        "warning",
+        "battery/capacitor status Failed (Replace Batteries)",
+        1,
+        1,
+    ),
+    "ssacli-ctrl-all-show-config-detail-p408i-a-healthy.txt": ("ok", None, 1, 1),
+}
+
+
+def test_every_ssacli_fixture_has_an_expectation():
+    assert sorted(EXPECTED) == fixture_names("ssacli")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_ssacli_fixture_verdict(name):
+    health, reason, arrays, controllers = EXPECTED[name]
+    result = parse_ssacli(fixture_text("ssacli/" + name), name)
+    items = result["controllers"] + result["arrays"] + result["drives"]
+    assert worst(i["health"] for i in items) == health
+    reasons = [r for i in items for r in i["reasons"]]
+    if reason is None:
+        assert reasons == []
+    else:
+        assert any(reason in r for r in reasons), reasons
+    assert len(result["arrays"]) == arrays
+    assert len(result["controllers"]) == controllers
+
+
+def test_failed_array_overrides_logical_drive_ok():
+    arrays = parse_ssacli(fixture_text("ssacli/hpacucli-ld-show-array-failed.txt"))["arrays"]
+    states = {a["name"].split(" / ", 1)[1]: (a["state"], a["level"]) for a in arrays}
+    assert states == {
+        "array A / logicaldrive 1": ("optimal", "RAID 1"),
+        "array B / logicaldrive 2": ("failed", "RAID 5"),
+        "array C / logicaldrive 3": ("optimal", "RAID 5"),
+    }
+
+
+def test_detail_output_members_and_levels():
+    result = parse_ssacli(fixture_text("ssacli/ssacli-ctrl-all-show-config-detail-p408i-a-healthy.txt"))
+    array = result["arrays"][0]
+    assert array["level"] == "RAID 6"
+    assert array["state"] == "optimal"
+    assert [m["device"] for m in array["members"]] == [f"physicaldrive 2I:1:{n}" for n in range(1, 5)]
+    assert result["controllers"][0]["name"] == "HPE Smart Array P408i-a SR Gen10 in Slot 0 (Embedded)"
+
+
+def test_banner_is_skipped_and_degraded_state():
+    array = parse_ssacli(fixture_text("ssacli/hpacucli-ld-show-interim-recovery-mode.txt"))["arrays"][0]
+    assert array["state"] == "degraded"
+    assert array["level"] == "RAID 5"
+
+
+def test_rebuilding_logical_drive_and_failed_drive():
+    text = (
+        "Smart Array P420i in Slot 0 (Embedded)\n\n   array A (SAS, Unused Space: 0  MB)\n\n"
+        "      logicaldrive 1 (558.9 GB, RAID 1, Recovering, 42% complete)\n\n"
+        "      physicaldrive 1I:1:1 (port 1I:box 1:bay 1, SAS, 600 GB, OK)\n"
+        "      physicaldrive 1I:1:2 (port 1I:box 1:bay 2, SAS, 600 GB, Failed)\n"
+    )
+    array = parse_ssacli(text, "synthetic")["arrays"][0]
+    assert array["state"] == "rebuilding"
+    assert array["rebuild_percent"] == 42.0
+    assert "logical drive status Recovering" in array["reasons"]
+    assert array["health"] == "critical"
+    assert "member physicaldrive 1I:1:2: physical drive status Failed" in array["reasons"]
+
+
+def test_garbage_raises():
+    with pytest.raises(ParseError) as info:
+        parse_ssacli("just some text\nwithout a controller\n", "ssacli.txt")
+    assert info.value.tool == "ssacli"
+    with pytest.raises(ParseError) as info:
+        parse_ssacli("Smart Array P410 in Slot 1\nunexpected top-level line\n", "ssacli.txt")
+    assert info.value.line == 2

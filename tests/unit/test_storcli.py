@@ -1,0 +1,105 @@
+"""storcli/perccli parser against every real fixture (JSON and one plain-text capture)."""
+
+import json
+
+import pytest
+from ansible.module_utils.rackwright_health import ParseError, worst
+from ansible.module_utils.rackwright_storcli import parse_storcli
+from conftest import fixture_names, fixture_text
+
+# file -> (worst health, reason substring or None, number of arrays, number of drives)
+EXPECTED = {
+    "perccli-call-show-all-healthy-raid0.json": ("ok", None, 1, 2),
+    "storcli-call-eall-sall-show-all-healthy.json": ("ok", None, 0, 4),
+    "storcli-call-show-all-healthy-raid6-cachevault.json": ("ok", None, 1, 4),
+    "storcli-call-show-all-hpe-mr216i-nvme-raid1-jbod-personality.json": ("ok", None, 1, 2),
+    "storcli-command-failure-incomplete-foreign-config.json": (
+        "warning",
+        "Incomplete foreign configuration",
+        1,
+        12,
+    ),
+    "storcli-drive-offline.json": ("critical", "drive state Offln", 0, 1),
+    "storcli-foreign-config-show.json": ("warning", "foreign configuration DG 0 RAID60 (Frgn)", 0, 0),
+    "storcli-megaraid-controllers-show-all-bbu-optimal.json": ("ok", None, 1, 6),
+    "storcli-megaraid-drives-show-all.json": ("ok", None, 0, 6),
+    "storcli-mpt3sas-hba-show-all.json": ("ok", None, 0, 29),
+    "storcli-set-good-failure-operation-not-allowed.json": ("unknown", "Operation not allowed.", 0, 0),
+    "storcli-show-two-controllers-summary.json": ("ok", None, 0, 0),
+    "storcli-text-show-all-single-controller-ok.txt": ("ok", None, 2, 16),
+}
+
+
+def _all(result):
+    return result["controllers"] + result["arrays"] + result["drives"]
+
+
+def test_every_storcli_fixture_has_an_expectation():
+    assert sorted(EXPECTED) == fixture_names("storcli")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_storcli_fixture_verdict(name):
+    health, reason, arrays, drives = EXPECTED[name]
+    result = parse_storcli(fixture_text("storcli/" + name), name)
+    items = _all(result)
+    assert worst(i["health"] for i in items) == health
+    reasons = [r for i in items for r in i["reasons"]]
+    if reason is None:
+        assert reasons == []
+    else:
+        assert any(reason in r for r in reasons), reasons
+    assert len(result["arrays"]) == arrays
+    assert len(result["drives"]) == drives
+
+
+def test_virtual_drive_members_and_state():
+    result = parse_storcli(fixture_text("storcli/storcli-megaraid-controllers-show-all-bbu-optimal.json"))
+    array = result["arrays"][0]
+    assert array["name"] == "/c0/v0"
+    assert array["level"] == "RAID6"
+    assert array["state"] == "optimal"
+    assert len(array["members"]) == 6
+    assert array["members"][0] == {"device": "/c0/e252/s0", "state": "Onln"}
+    assert result["controllers"][0]["model"] == "ServeRAID M5015 SAS/SATA Controller"
+
+
+def test_drive_error_counters():
+    drives = parse_storcli(fixture_text("storcli/storcli-megaraid-drives-show-all.json"))["drives"]
+    first = drives[0]
+    assert first["device"] == "/c0/e252/s0"
+    assert first["temperature_c"] == 28
+    assert (first["media_errors"], first["other_errors"], first["predictive_failures"]) == (0, 0, 0)
+    assert first["smart_alert"] is False
+
+
+def test_text_capture_command_failure_is_only_a_note():
+    result = parse_storcli(fixture_text("storcli/storcli-text-show-all-single-controller-ok.txt"))
+    controller = result["controllers"][0]
+    assert controller["status"] == "Optimal"
+    assert controller["messages"] == ["storcli command failed: command invalid (ErrCd 2)"]
+    assert [a["level"] for a in result["arrays"]] == ["RAID1", "RAID10"]
+
+
+def test_degraded_vd_with_rebuilding_member():
+    doc = json.loads(fixture_text("storcli/storcli-call-show-all-healthy-raid6-cachevault.json"))
+    data = doc["Controllers"][0]["Response Data"]
+    data["VD LIST"][0]["State"] = "Dgrd"
+    data["PD LIST"][1]["State"] = "Rbld"
+    data["Cachevault_Info"][0]["State"] = "Degraded"
+    result = parse_storcli(json.dumps(doc), "edited.json")
+    array = result["arrays"][0]
+    assert array["state"] == "rebuilding"
+    assert array["health"] == "critical"
+    assert "virtual drive state Dgrd (degraded)" in array["reasons"]
+    assert "member /c0/e252/s1: drive state Rbld" in array["reasons"]
+    assert "CacheVault CVPM02 state Degraded" in result["controllers"][0]["reasons"]
+
+
+def test_garbage_raises_with_line():
+    with pytest.raises(ParseError) as info:
+        parse_storcli('{"Controllers": [\n  {"Command Status": }\n]}', "storcli.json")
+    assert info.value.line == 2
+    assert info.value.tool == "storcli"
+    with pytest.raises(ParseError, match="not storcli output"):
+        parse_storcli("random words\nmore words\n", "x.txt")
