@@ -116,8 +116,9 @@ def _sdr_emu(work: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start(work: Path, *, lan_port: int, console_port: int, kcs_port: int, user: str, password: str,
-          serial: str) -> int:
+def start(
+    work: Path, *, lan_port: int, console_port: int, kcs_port: int, user: str, password: str, serial: str
+) -> int:
     """Write the BMC's files to WORK, start ipmi_sim, wait until it answers; return its pid."""
     work.mkdir(parents=True, exist_ok=True)
     (work / "lan.conf").write_text(lan_conf(lan_port, console_port, kcs_port, user, password))

@@ -7,6 +7,7 @@ source are dropped. Nothing leaves 127.0.0.1 and the host kernel sees no lab int
 usage: python -m rackwright_lab.hub HUB_PORT MEMBER_PORT...
 """
 
+import contextlib
 import signal
 import socket
 import sys
@@ -25,10 +26,9 @@ def serve(hub_port: int, members: list[int]) -> None:
             continue
         for dst in peers:
             if dst != src:
-                try:
+                # a peer that is not listening (VM down) just misses the frame
+                with contextlib.suppress(OSError):
                     sock.sendto(frame, dst)
-                except OSError:
-                    pass  # a peer that is not listening (VM down) just misses the frame
 
 
 if __name__ == "__main__":

@@ -35,12 +35,46 @@ MASKED_UNITS = [
     "lvm2-lvmpolld.socket",
     "dm-event.socket",
     "smartmontools.service",
-    "smartd.service",
     "systemd-networkd-wait-online.service",
     "systemd-timesyncd.service",
     "getty@tty1.service",
     "systemd-pstore.service",
     "modprobe@drm.service",
+    "modprobe@loop.service",
+    "modprobe@configfs.service",
+    "modprobe@fuse.service",
+    "modprobe@dm_mod.service",
+    "nvmf-autoconnect.service",
+    "nvmefc-boot-connections.service",
+    "getty-static.service",
+    "serial-getty@ttyS0.service",
+    "dev-hugepages.mount",
+    "dev-mqueue.mount",
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
+    "sys-kernel-config.mount",
+    "sys-fs-fuse-connections.mount",
+    "proc-sys-fs-binfmt_misc.automount",
+    "systemd-binfmt.service",
+    "systemd-network-generator.service",
+    "systemd-update-utmp.service",
+    "systemd-update-utmp-runlevel.service",
+    "systemd-sysusers.service",
+    "systemd-journal-flush.service",
+    "systemd-random-seed.service",
+    "systemd-tmpfiles-clean.timer",
+    "systemd-journal-catalog-update.service",
+    "systemd-update-done.service",
+    "systemd-hwdb-update.service",
+    "ldconfig.service",
+]
+# The root filesystem is plain ext4: keep md/LVM assembly (and raid6 benchmarks) out of the initramfs.
+INITRAMFS_DIVERTS = [
+    "/usr/share/initramfs-tools/hooks/mdadm",
+    "/usr/share/initramfs-tools/scripts/local-block/mdadm",
+    "/usr/share/initramfs-tools/scripts/local-bottom/mdadm",
+    "/usr/share/initramfs-tools/hooks/lvm2",
+    "/usr/share/initramfs-tools/hooks/dmsetup",
 ]
 
 
@@ -118,12 +152,13 @@ def ensure_image(force: bool = False, cache: Path | None = None) -> Image:
     if not force and (img := load(final)):
         log(f"image {recipe[:12]} cached at {final}")
         return img
-    with locked(cache / f".{recipe}.lock", "image build"):
+    with locked(cache / ".lock", "image build"):
         if not force and (img := load(final)):
             return img
         t0 = time.monotonic()
+        for stale in cache.glob(".build-*"):  # left by an interrupted or failed build
+            _clean(stale)
         work = cache / f".build-{recipe}"
-        _clean(work)
         work.mkdir(parents=True)
         _build(work, recipe)
         _clean(final)
@@ -183,8 +218,24 @@ def _build(work: Path, recipe: str) -> None:
         with step("configure the guest"):
             root_uuid = str(uuid.uuid4())
             _configure(rootfs, root_uuid)
-            run([*chroot, "systemctl", "enable", "systemd-networkd", "rackwright-lab-init"], log_file=build_log)
+            run(
+                [*chroot, "systemctl", "enable", "systemd-networkd", "rackwright-lab-init"],
+                log_file=build_log,
+            )
             run([*chroot, "systemctl", "mask", *MASKED_UNITS], log_file=build_log)
+        with step("update-initramfs"):
+            for path in INITRAMFS_DIVERTS:
+                divert = [
+                    "dpkg-divert",
+                    "--local",
+                    "--rename",
+                    "--divert",
+                    f"{path}.rackwright-lab",
+                    "--add",
+                    path,
+                ]
+                run([*chroot, *divert], log_file=build_log)
+            run([*chroot, "update-initramfs", "-u", "-k", "all"], log_file=build_log)
             run([*chroot, "apt-get", "clean"], log_file=build_log, env=env)
     finally:
         _umount_all(rootfs)
@@ -233,12 +284,17 @@ def _configure(rootfs: Path, root_uuid: str) -> None:
         rootfs / "etc/systemd/system/rackwright-lab-init.service",
         (GUEST / "rackwright-lab-init.service").read_text(),
     )
-    _put(rootfs / "etc/ssh/sshd_config.d/rackwright-lab.conf", (GUEST / "sshd-rackwright-lab.conf").read_text())
+    _put(
+        rootfs / "etc/ssh/sshd_config.d/rackwright-lab.conf", (GUEST / "sshd-rackwright-lab.conf").read_text()
+    )
     _put(
         rootfs / "etc/systemd/journald.conf.d/rackwright-lab.conf",
         (GUEST / "journald-rackwright-lab.conf").read_text(),
     )
-    _put(rootfs / "etc/modules-load.d/rackwright-lab-ipmi.conf", (GUEST / "modules-load-ipmi.conf").read_text())
+    _put(
+        rootfs / "etc/modules-load.d/rackwright-lab-ipmi.conf", (GUEST / "modules-load-ipmi.conf").read_text()
+    )
+    _put(rootfs / "etc/modprobe.d/rackwright-lab.conf", (GUEST / "modprobe-rackwright-lab.conf").read_text())
     _sample_data(rootfs / "usr/share/rackwright-lab/sample-data")
 
 

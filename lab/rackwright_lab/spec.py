@@ -217,7 +217,9 @@ def parse_spec(data, path: Path = DEFAULT_SPEC) -> Spec:
             try:
                 iface = ipaddress.ip_interface(n["ip"])
             except ValueError:
-                raise SpecError(f"{nwhere}: field 'ip' must look like 10.77.0.11/24, got {n['ip']!r}") from None
+                raise SpecError(
+                    f"{nwhere}: field 'ip' must look like 10.77.0.11/24, got {n['ip']!r}"
+                ) from None
             if iface.network != subnet:
                 raise SpecError(f"{nwhere}: ip {n['ip']} is not in the lab subnet {subnet}")
             if str(iface.ip) in ips:
@@ -233,5 +235,11 @@ def parse_spec(data, path: Path = DEFAULT_SPEC) -> Spec:
                 raise SpecError(f"{where}: bmc: field 'type' must be one of {', '.join(BMC_TYPES)}")
             vm.bmc = Bmc(b["type"], b["user"])
         vms.append(vm)
-    return Spec(path=path, name=_name("spec", top["name"]), site=top["site"], rack=top["rack"],
-                subnet=str(subnet), vms=vms)
+    return Spec(
+        path=path,
+        name=_name("spec", top["name"]),
+        site=top["site"],
+        rack=top["rack"],
+        subnet=str(subnet),
+        vms=vms,
+    )

@@ -1,0 +1,82 @@
+"""One shared hardware lab for all lab tests: brought up if needed, torn down at the end.
+
+Only `make test-lab` runs these (it sets RACKWRIGHT_LAB_TESTS=1): they boot QEMU VMs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "lab"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+ANSIBLE = str(ROOT / ".venv" / "bin" / "ansible")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the lab tests unless make test-lab asked for them."""
+    if os.environ.get("RACKWRIGHT_LAB_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="boots QEMU VMs: run with make test-lab")
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(skip)
+
+
+def lab(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m rackwright_lab ARGS`."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "rackwright_lab", *args],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    if check:
+        assert proc.returncode == 0, f"lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def guest(vm: str, command: str, check: bool = True) -> str:
+    """Run COMMAND on VM over SSH (quick checks of a fault's symptom)."""
+    proc = lab("ssh", vm, "--", command, check=False, timeout=60)
+    if check:
+        assert proc.returncode == 0, (
+            f"{vm}: {command!r} failed rc={proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        )
+    return proc.stdout
+
+
+def wait_for(predicate, timeout: float = 20, what: str = "condition"):
+    """Poll PREDICATE until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.5)
+
+
+def ansible(pattern: str, module: str, args: str | None = None) -> dict:
+    """Run an ad hoc Ansible task on the lab; return {host: result} from the json callback."""
+    cmd = [ANSIBLE, "-i", str(ROOT / "inventories" / "lab"), pattern, "-m", module]
+    if args:
+        cmd += ["-a", args]
+    env = {**ENV, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    lines = proc.stdout.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.rstrip() == "{")
+    data, _ = json.JSONDecoder().raw_decode("".join(lines[start:]))
+    return data["plays"][0]["tasks"][0]["hosts"]
+
+
+@pytest.fixture(scope="session")
+def lab_up():
+    """The running lab's state (lab.json); the lab goes down after the session."""
+    lab("up", timeout=600)
+    state_dir = Path(os.environ.get("RACKWRIGHT_LAB_STATE") or ROOT / ".lab")
+    yield json.loads((state_dir / "lab.json").read_text())
+    lab("down", timeout=120)

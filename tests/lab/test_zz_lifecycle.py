@@ -1,0 +1,45 @@
+"""Runs last: a crashed VM is reported, then `lab down` leaves nothing behind."""
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, lab
+
+pytestmark = pytest.mark.lab
+
+
+def test_crashed_vm_is_reported(lab_up):
+    vm = lab_up["vms"]["backup-host"]
+    os.kill(vm["pid"], signal.SIGKILL)
+    proc = lab("status", check=False)
+    assert proc.returncode == 1
+    assert "crashed" in proc.stdout and vm["console"] in proc.stdout
+    report = json.loads(lab("status", "--json", check=False).stdout)
+    assert report["vms"]["backup-host"]["state"] == "crashed"
+    assert report["vms"]["new-server"]["state"] == "running"
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_down_leaves_nothing(lab_up):
+    sdir = lab_up["vms"]["new-server"]["dir"].rsplit("/vms/", 1)[0]
+    pids = [v["pid"] for v in lab_up["vms"].values()] + [lab_up["hub"]["pid"]]
+    pids += [v["bmc"]["pid"] for v in lab_up["vms"].values() if v["bmc"]]
+    lab("down")
+    qemu = subprocess.run(["pgrep", "-af", "qemu-system"], capture_output=True, text=True).stdout
+    assert sdir not in qemu, f"QEMU of this lab still running:\n{qemu}"
+    assert not subprocess.run(["pgrep", "-af", sdir], capture_output=True, text=True).stdout
+    assert not [pid for pid in pids if _running(pid)], "lab processes left running"
+    assert not (ROOT / "inventories/lab/hosts.yml").exists()
+    assert not (Path(sdir) / "lab.json").exists()
+    assert "lab is down" in lab("status").stdout
