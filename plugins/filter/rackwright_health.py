@@ -101,8 +101,9 @@ def health_summary(checks):
         for name, result in checks.items()
         if isinstance(result, dict) and not result.get("skipped")
     }
+    verdicts = [r for r in ran.values() if "health" in r]
     return {
-        "health": worst_health([r for r in ran.values() if "health" in r], default="unknown"),
+        "health": worst_health(verdicts) if verdicts else "unknown",
         "reasons": [f"{name}: {reason}" for name, res in ran.items() for reason in res.get("reasons", [])],
         "checks": ran,
     }

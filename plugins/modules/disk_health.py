@@ -239,9 +239,9 @@ def query(module, smartctl, device, thresholds, standby_skip):
         disk = parse_smartctl_json(out, source, thresholds, rc=rc)
     except ParseError as exc:
         return exc
-    disk["device"] = (
-        device["name"] if not device.get("type") else "{} [{}]".format(device["name"], device["type"])
-    )
+    # Pass-through disks share one node (/dev/sda with megaraid,0 and megaraid,1): name the slot too.
+    passthrough = "," in (device.get("type") or "")
+    disk["device"] = "{} [{}]".format(device["name"], device["type"]) if passthrough else device["name"]
     return disk
 
 

@@ -75,8 +75,13 @@ def ansible(pattern: str, module: str, args: str | None = None) -> dict:
 
 @pytest.fixture(scope="session")
 def lab_up():
-    """The running lab's state (lab.json); the lab goes down after the session."""
+    """The running lab's state (lab.json); a lab this session started goes down after it.
+
+    A lab that was already up (a developer's, `make demo`'s) is used and left running.
+    """
+    started_here = "lab is down" in lab("status", check=False).stdout
     lab("up", timeout=600)
     state_dir = Path(os.environ.get("RACKWRIGHT_LAB_STATE") or ROOT / ".lab")
     yield json.loads((state_dir / "lab.json").read_text())
-    lab("down", timeout=120)
+    if started_here:
+        lab("down", timeout=120)

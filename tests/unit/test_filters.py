@@ -103,3 +103,7 @@ def test_health_summary_combines_checks_and_skips_skipped():
 
 def test_health_summary_nothing_ran_is_unknown():
     assert FILTERS["health_summary"]({"gpu": {"skipped": True}})["health"] == "unknown"
+
+
+def test_health_summary_all_ok_is_ok():
+    assert FILTERS["health_summary"]({"disk": {"health": "ok", "reasons": []}})["health"] == "ok"
