@@ -67,7 +67,7 @@ def test_raid_member_failed_then_rebuilt(lab_up):
         assert failed["health"] == "critical" and array["state"] == "degraded"
         assert any("loop7" in r and "faulty" in r for r in array["reasons"]), array["reasons"]
 
-        guest("new-server", "mdadm /dev/md/rwtest --remove /dev/loop7 && mdadm /dev/md/rwtest --add /dev/loop7")
+        guest("new-server", "mdadm /dev/md/rwtest --remove /dev/loop7 --add /dev/loop7")
         wait_for(lambda: "[UU]" in guest("new-server", "cat /proc/mdstat"), timeout=180, what="md rebuild")
         assert module("raid_health")["health"] == "ok"
     finally:
@@ -80,9 +80,7 @@ def test_pulled_disk_degrades_the_array(lab_up):
     md_array("new-server", members)
     try:
         lab("fault", "disk-remove", "new-server", "raid-b")
-        wait_for(
-            lambda: module("raid_health")["health"] == "critical", timeout=60, what="md to notice the pulled disk"
-        )
+        wait_for(lambda: module("raid_health")["health"] == "critical", timeout=60, what="md to see the pull")
         array = next(a for a in module("raid_health")["arrays"] if a["name"].startswith("md"))
         assert array["state"] == "degraded"
         assert array["reasons"], array
