@@ -18,7 +18,7 @@ help: ## List targets
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; install Python 3.11+ first" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install -qq --disable-pip-version-check -r requirements.txt
 	touch $@
 
 setup: $(VENV)/.installed ## Create .venv with the pinned toolchain and check collections offline

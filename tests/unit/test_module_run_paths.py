@@ -64,7 +64,7 @@ def test_disk_health_live_path_runs_every_disk(monkeypatch, run_module):
     result = run_module(disk_health, {"parallel": 4})
     assert result["health"] == "critical"
     assert [d["health"] for d in result["disks"]] == ["ok", "warning", "critical", "unknown"]
-    assert "/dev/sdb [auto]: reallocated sectors 304 > 0" in result["reasons"]
+    assert "/dev/sdb: reallocated sectors 304 > 0" in result["reasons"]
     assert len(calls) == 5
     assert all(env["LC_ALL"] == "C" for _, env in calls)
     assert ["/usr/sbin/smartctl", "--json", "-x", "-d", "auto", "/dev/sda"] in [c[0] for c in calls]
