@@ -43,6 +43,7 @@ def main() -> None:
     lab("fault", "bmc-sensor", "new-server", "cpu-temp", "95")
     save("ipmitool-sdr-elist-ipmi-sim-cpu-95c.txt", guest("ipmitool sdr elist 2>/dev/null"))
     save("ipmitool-sensor-ipmi-sim-cpu-95c.txt", guest("ipmitool sensor 2>/dev/null"))
+    save("ipmitool-sel-elist-ipmi-sim-cpu-95c.txt", guest("ipmitool sel elist 2>/dev/null"))
     lab("fault", "bmc-restore", "new-server")
     lab("fault", "bmc-sel", "new-server", "psu-failure")
     save("ipmitool-sel-elist-ipmi-sim-psu-failure.txt", guest("ipmitool sel elist 2>/dev/null"))

@@ -69,7 +69,7 @@ _UNITS = {
 }
 _READING_RE = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*(?:\(\+/- [\d.]+\)\s*)?(.*)$")
 _HEX_RE = re.compile(r"^0x[0-9a-f]+$", re.IGNORECASE)
-_DATE_RE = re.compile(r"^\d{2}/\d{2}/\d{4}$|^Pre-Init$", re.IGNORECASE)
+_DATE_RE = re.compile(r"^\d{2}/\d{2}/(\d{2}|\d{4})$|^Pre-Init$", re.IGNORECASE)
 
 
 def judge_state_text(text):
@@ -113,7 +113,9 @@ def parse_ipmi(text, source=None):
     if not rows:
         raise ParseError(TOOL, source, lines[0][0], f"no '|' or ',' separated columns: {first[:80]!r}")
     width = len(rows[0][1])
-    if width == 6 or (width in (5, 6) and _DATE_RE.match(rows[0][1][1])):
+    # SEL rows: id | date | time | sensor | event [| direction [| reading vs threshold]]; a threshold
+    # event carries the 7th column ("Reading 95 > Threshold 80 degrees C"), and widths mix within one log.
+    if width == 6 or (width in (5, 6, 7) and _DATE_RE.match(rows[0][1][1])):
         return {"format": "sel", "sensors": [], "events": _parse_sel(rows, source)}
     parsers = {
         3: ("sdr", _sdr_row),
@@ -320,6 +322,8 @@ def _parse_sel(rows, source):
         direction = cells[5] if len(cells) > 5 else None
         health = judge_state_text(description)
         key = (sensor, description)
+        if len(cells) > 6 and cells[6]:
+            description = f"{description}, {cells[6]}"
         if direction == "Deasserted":
             cleared = open_events.pop(key, None)
             if cleared is not None:

@@ -33,7 +33,7 @@ def test_nvme_critical_warning_turns_disk_health_critical(lab_up):
         result = module("disk_health")
         nvme = disk(result, "/dev/nvme0")
         assert result["health"] == "critical" and nvme["health"] == "critical"
-        assert any("critical warning" in reason.lower() for reason in nvme["reasons"]), nvme["reasons"]
+        assert any("critical_warning 0x04" in reason for reason in nvme["reasons"]), nvme["reasons"]
         assert disk(result, "/dev/sda")["health"] == "ok"
     finally:
         lab("fault", "nvme-ok", "new-server")

@@ -1,0 +1,91 @@
+"""Parsers on output captured from the lab's emulated hardware (scripts/capture_lab_fixtures.py).
+
+QEMU's AHCI and NVMe devices, OpenIPMI's ipmi_sim behind ipmi-bmc-extern and the guest kernel's md
+produced these; each file's device state is in its name and in tests/fixtures/SOURCES.md.
+"""
+
+import pytest
+from ansible.module_utils.rackwright_health import worst
+from ansible.module_utils.rackwright_ipmitool import parse_ipmi
+from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
+from ansible.module_utils.rackwright_smartctl import parse_smartctl_json
+from conftest import fixture_names, fixture_text
+
+
+def smartctl(name):
+    return parse_smartctl_json(fixture_text(f"lab/{name}"), name)
+
+
+def ipmi(name):
+    parsed = parse_ipmi(fixture_text(f"lab/{name}"), name)
+    items = parsed["sensors"] + parsed["events"]
+    return worst(i["health"] for i in items), [r for i in items for r in i["reasons"]]
+
+
+def test_every_lab_fixture_is_covered():
+    covered = {
+        "smartctl-qemu-sata-healthy.json",
+        "smartctl-qemu-nvme-healthy.json",
+        "smartctl-qemu-nvme-critical-warning.json",
+        "ipmitool-sdr-elist-ipmi-sim-healthy.txt",
+        "ipmitool-sdr-elist-ipmi-sim-cpu-95c.txt",
+        "ipmitool-sensor-ipmi-sim-cpu-95c.txt",
+        "ipmitool-sel-elist-ipmi-sim-cpu-95c.txt",
+        "ipmitool-sel-elist-ipmi-sim-psu-failure.txt",
+        "mdstat-qemu-raid1-member-failed.txt",
+        "mdadm-detail-qemu-raid1-member-failed.txt",
+    }
+    assert sorted(covered) == fixture_names("lab")
+
+
+@pytest.mark.parametrize(
+    ("name", "serial", "protocol"),
+    [
+        ("smartctl-qemu-sata-healthy.json", "SATA-S1-0003", "ATA"),
+        ("smartctl-qemu-nvme-healthy.json", "NVME-N1-0004", "NVMe"),
+    ],
+)
+def test_emulated_disks_are_healthy(name, serial, protocol):
+    disk = smartctl(name)
+    assert (disk["health"], disk["reasons"], disk["serial"], disk["protocol"]) == ("ok", [], serial, protocol)
+
+
+def test_emulated_nvme_critical_warning_is_critical():
+    disk = smartctl("smartctl-qemu-nvme-critical-warning.json")
+    assert disk["health"] == "critical"
+    assert "NVMe critical_warning 0x04: NVM subsystem reliability degraded" in disk["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("name", "health", "reason"),
+    [
+        ("ipmitool-sdr-elist-ipmi-sim-healthy.txt", "ok", None),
+        ("ipmitool-sdr-elist-ipmi-sim-cpu-95c.txt", "critical", "CPU Temp"),
+        ("ipmitool-sensor-ipmi-sim-cpu-95c.txt", "critical", "CPU Temp"),
+        (
+            "ipmitool-sel-elist-ipmi-sim-cpu-95c.txt",
+            "critical",
+            "Upper Critical going high, Reading 95 > Threshold 90",
+        ),
+        ("ipmitool-sel-elist-ipmi-sim-psu-failure.txt", "critical", "PSU1 Status Failure detected"),
+    ],
+)
+def test_ipmi_sim_verdicts(name, health, reason):
+    got_health, reasons = ipmi(name)
+    assert got_health == health, reasons
+    if reason is None:
+        assert reasons == []
+    else:
+        assert any(reason in r for r in reasons), reasons
+
+
+def test_md_member_failed_in_a_real_kernel():
+    arrays = {
+        a["name"]: a for a in parse_mdstat(fixture_text("lab/mdstat-qemu-raid1-member-failed.txt"), "x")
+    }
+    failed, healthy = arrays["md126"], arrays["md127"]
+    assert (failed["state"], failed["health"]) == ("degraded", "critical")
+    assert any("loop7" in r and "faulty" in r for r in failed["reasons"]), failed["reasons"]
+    assert (healthy["state"], healthy["health"]) == ("optimal", "ok")
+    detail = parse_mdadm_detail(fixture_text("lab/mdadm-detail-qemu-raid1-member-failed.txt"), "x")
+    assert detail["health"] == "critical" and detail["state"] == "degraded"
