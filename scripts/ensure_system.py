@@ -19,6 +19,7 @@ PACKAGES = [
     "qemu-utils",
     "openipmi",  # ipmi_sim: a real BMC for the lab
     "ipmitool",
+    "restic",  # the backup runner's unit tests use a real local repository
     "iptables",
     "iproute2",
     "openssh-client",

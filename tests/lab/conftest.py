@@ -15,6 +15,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "lab"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
 ANSIBLE = str(ROOT / ".venv" / "bin" / "ansible")
+# new-server's data disks back to blank, so tests pass on a lab that ran them before (or ran site.yml).
+RESET_NEW_SERVER_DISKS = (
+    "umount -q /srv/app /mnt/old 2>/dev/null; sed -i '\\# /srv/app #d' /etc/fstab; "
+    "vgremove -q -y -f vg_data >/dev/null 2>&1; mdadm --stop --scan >/dev/null 2>&1; "
+    "for d in /dev/vdb /dev/vdc /dev/sda /dev/nvme0n1; do mdadm --zero-superblock -q $d 2>/dev/null; "
+    "wipefs -q -a $d; done; rm -f /etc/mdadm/mdadm.conf; udevadm settle; lsblk -n -o NAME,FSTYPE"
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import ansible, guest, lab, wait_for
+from conftest import RESET_NEW_SERVER_DISKS, ansible, guest, lab, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -45,12 +45,9 @@ def md_array(vm: str, members: str) -> None:
     wait_for(lambda: "[UU]" in guest(vm, "cat /proc/mdstat"), timeout=120, what="md resync to finish")
 
 
-def md_cleanup(vm: str, members: str) -> None:
-    guest(vm, f"mdadm --stop /dev/md/rwtest 2>/dev/null; mdadm --zero-superblock {members} 2>/dev/null; true")
-
-
 def test_raid_member_failed_then_rebuilt(lab_up):
     loops = "/dev/loop6 /dev/loop7"
+    guest("new-server", RESET_NEW_SERVER_DISKS)
     guest(
         "new-server",
         "for i in 6 7; do truncate -s 64M /root/rw-md$i.img; losetup /dev/loop$i /root/rw-md$i.img; done",
@@ -71,13 +68,13 @@ def test_raid_member_failed_then_rebuilt(lab_up):
         wait_for(lambda: "[UU]" in guest("new-server", "cat /proc/mdstat"), timeout=180, what="md rebuild")
         assert module("raid_health")["health"] == "ok"
     finally:
-        md_cleanup("new-server", loops)
+        guest("new-server", f"mdadm --stop /dev/md/rwtest; mdadm --zero-superblock {loops}")
         guest("new-server", "losetup -d /dev/loop6 /dev/loop7; rm -f /root/rw-md6.img /root/rw-md7.img; true")
 
 
 def test_pulled_disk_degrades_the_array(lab_up):
-    members = "/dev/disk/by-id/virtio-RAID-A-0001 /dev/disk/by-id/virtio-RAID-B-0002"
-    md_array("new-server", members)
+    guest("new-server", RESET_NEW_SERVER_DISKS)
+    md_array("new-server", "/dev/disk/by-id/virtio-RAID-A-0001 /dev/disk/by-id/virtio-RAID-B-0002")
     try:
         lab("fault", "disk-remove", "new-server", "raid-b")
         wait_for(lambda: module("raid_health")["health"] == "critical", timeout=60, what="md to see the pull")
@@ -89,8 +86,8 @@ def test_pulled_disk_degrades_the_array(lab_up):
         wait_for(
             lambda: "RAID-B-0002" in guest("new-server", "ls /dev/disk/by-id/"), timeout=30, what="disk back"
         )
-        md_cleanup("new-server", members)
-    assert "md" not in guest("new-server", "cat /proc/mdstat | grep ^md || true")
+        guest("new-server", RESET_NEW_SERVER_DISKS)
+    assert "rwtest" not in guest("new-server", "cat /proc/mdstat")
 
 
 def test_bmc_health_remote_and_local_follow_sensor_and_sel_faults(lab_up):

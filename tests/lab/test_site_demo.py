@@ -1,0 +1,34 @@
+"""The main playbook on the default lab (what `make demo` runs): new-server ends with RAID1 + LVM
+mounted and backed up to backup-host, with a restore test that passed, and a fleet health report."""
+
+import json
+import re
+import subprocess
+
+import pytest
+from conftest import ENV, RESET_NEW_SERVER_DISKS, ROOT, guest
+
+pytestmark = pytest.mark.lab
+
+
+def test_site_playbook_builds_backs_up_and_proves_restore(lab_up):
+    guest("new-server", RESET_NEW_SERVER_DISKS)
+    run = subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventories/lab", "playbooks/site.yml"],
+        cwd=ROOT, env={**ENV, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert re.search(r"^new-server\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0", run.stdout, re.M)
+
+    layout = guest("new-server", "findmnt -n -o SOURCE,FSTYPE /srv/app; cat /proc/mdstat; lvs --noheadings")
+    assert "/dev/mapper/vg_data-srv ext4" in layout
+    assert re.search(r"md\d+ : active raid1 ", layout) and "[2/2] [UU]" in layout, layout
+
+    backup = json.loads(guest("new-server", "cat /var/lib/rackwright/backup/data-status.json"))
+    assert backup["result"] == "ok" and backup["repository"].endswith("/srv/restic/new-server"), backup
+    restore = json.loads(guest("new-server", "cat /var/lib/rackwright/backup/data-restore-test.json"))
+    assert restore["result"] == "passed" and restore["mismatches"] == [], restore
+    assert restore["snapshot_id"].startswith(backup["snapshot_id"])
+
+    fleet = json.loads((ROOT / "reports" / "health" / "fleet.json").read_text())
+    assert fleet["counts"]["total"] == 3 and "new-server" in fleet["ok"], fleet

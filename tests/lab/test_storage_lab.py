@@ -1,0 +1,187 @@
+"""roles/storage on the lab's new-server: RAID1 + LVM + ext4, idempotence, grow, safe mode, disk
+replacement."""
+
+import json
+import re
+import subprocess
+
+import pytest
+from conftest import ENV, RESET_NEW_SERVER_DISKS, ROOT, guest
+
+pytestmark = pytest.mark.lab
+PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
+HOST = "new-server"
+
+
+def playbook(*args: str, timeout: float = 420) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [PLAYBOOK, "-i", "inventories/lab", *args],
+        cwd=ROOT,
+        env={**ENV, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    proc.output = proc.stdout + proc.stderr
+    return proc
+
+
+def recap(proc: subprocess.CompletedProcess, host: str = HOST) -> dict:
+    match = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", proc.stdout, re.MULTILINE)
+    assert match, proc.output[-3000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def extra(data: dict) -> list[str]:
+    return ["-e", json.dumps(data)]
+
+
+def layout(size: str = "512M") -> dict:
+    return {
+        "storage_volume_groups": [
+            {
+                "name": "vg_data",
+                "devices": ["/dev/md/data"],
+                "volumes": [
+                    {
+                        "name": "srv",
+                        "size": size,
+                        "fs_type": "ext4",
+                        "fs_label": "srv",
+                        "mount_point": "/srv/app",
+                        "mount_options": "defaults,noatime",
+                    }
+                ],
+            }
+        ]
+    }
+
+
+@pytest.fixture(scope="module")
+def blank(lab_up):
+    out = guest(HOST, RESET_NEW_SERVER_DISKS)
+    assert "linux_raid_member" not in out and "LVM2_member" not in out, out
+
+
+def test_check_mode_shows_the_plan_and_touches_nothing(blank):
+    run = playbook("playbooks/storage.yml", "--check", "--diff")
+    assert run.returncode == 0, run.output[-3000:]
+    for command in (
+        "mdadm --create /dev/md/data --run --level=1 --raid-devices=2 --metadata=1.2 --name=data "
+        "/dev/vdb /dev/vdc",
+        "pvcreate --yes /dev/md/data",
+        "lvcreate --yes --wipesignatures y -L 536870912b -n srv vg_data",
+        "mkfs.ext4 -q -L srv /dev/vg_data/srv",
+        "would create ext4 and mount it at /srv/app",
+    ):
+        assert command in run.stdout
+    assert "md127" not in guest(HOST, "cat /proc/mdstat")
+    assert "TYPE" not in guest(HOST, "blkid -p /dev/vdb /dev/vdc; true")
+
+
+def test_creates_raid1_lvm_ext4_mounted_by_uuid(blank):
+    run = playbook("playbooks/storage.yml")
+    assert run.returncode == 0, run.output[-3000:]
+    state = guest(
+        HOST,
+        "cat /proc/mdstat; findmnt -n -o SOURCE,FSTYPE /srv/app; grep /srv/app /etc/fstab; "
+        "grep ^ARRAY /etc/mdadm/mdadm.conf; lvs --noheadings -o lv_size --units m vg_data/srv",
+    )
+    assert re.search(r"md127 : active raid1 (vd[bc]\[\d\] ?){2}", state), state
+    assert "/dev/mapper/vg_data-srv ext4" in state
+    assert re.search(r"^UUID=[0-9a-f-]{36} /srv/app ext4 defaults,noatime", state, re.MULTILINE), state
+    assert "ARRAY /dev/md/data metadata=1.2 name=new-server:data UUID=" in state
+    assert "512.00m" in state
+
+
+def test_second_run_changes_nothing(blank):
+    run = playbook("playbooks/storage.yml")
+    assert run.returncode == 0, run.output[-3000:]
+    assert recap(run)["changed"] == 0, run.output[-3000:]
+
+
+def test_grow_lv_and_mounted_filesystem_online(blank):
+    guest(HOST, "echo keep-me > /srv/app/keep.txt")
+    before = int(guest(HOST, "df -B1 --output=size /srv/app | tail -1"))
+    run = playbook("playbooks/storage.yml", *extra(layout("768M")))
+    assert run.returncode == 0, run.output[-3000:]
+    assert "lvextend --resizefs -L 805306368b vg_data/srv" in run.stdout
+    after = int(guest(HOST, "df -B1 --output=size /srv/app | tail -1"))
+    assert after > before + 200 * 2**20, (before, after)
+    assert guest(HOST, "findmnt -n -o TARGET /srv/app; cat /srv/app/keep.txt").split() == [
+        "/srv/app",
+        "keep-me",
+    ]
+
+
+def test_bad_input_fails_before_anything_changes(blank):
+    bad = layout("5G")
+    bad["storage_volume_groups"][0]["volumes"][0]["mount_point"] = "srv/app"
+    bad["storage_raids"] = [
+        {"name": "data", "level": 5, "devices": ["serial:RAID-A-0001", "serial:NO-SUCH-DISK"]}
+    ]
+    run = playbook("playbooks/storage.yml", *extra(bad))
+    assert run.returncode != 0
+    assert "storage_raids[data]: RAID level 5 needs at least 3 member devices, got 2" in run.stdout
+    assert "disk serial:NO-SUCH-DISK does not exist" in run.stdout
+    assert "mount_point 'srv/app' is not an absolute path" in run.stdout
+    assert recap(run)["changed"] == 0
+
+
+def test_refuses_to_reformat_a_disk_holding_data(blank):
+    guest(
+        HOST,
+        "mkfs.ext4 -q -F -L olddata /dev/nvme0n1 && mkdir -p /mnt/old && mount /dev/nvme0n1 /mnt/old && "
+        "echo precious > /mnt/old/precious.txt && umount /mnt/old",
+    )
+    wanted = {**layout("768M"), "storage_volumes": [{"device": "serial:NVME-N1-0004", "fs_type": "swap"}]}
+    run = playbook("playbooks/storage.yml", *extra(wanted))
+    assert run.returncode != 0
+    assert "refusing to use serial:NVME-N1-0004 (/dev/nvme0n1)" in run.stdout
+    assert re.search(r"blkid: TYPE=ext4 UUID=[0-9a-f-]{36} LABEL=olddata", run.stdout)
+    assert "set storage_safe_mode: false and add 'serial:NVME-N1-0004' to storage_confirm_wipe" in run.stdout
+    assert recap(run)["changed"] == 0
+    assert guest(
+        HOST, "mount -o ro /dev/nvme0n1 /mnt/old && cat /mnt/old/precious.txt; umount /mnt/old"
+    ).strip() == ("precious")
+
+
+def test_replace_disk_needs_a_typed_confirmation(blank):
+    run = playbook("playbooks/replace_disk.yml", "-e", "storage_replace_array=data")
+    assert run.returncode != 0 and "Re-run with -e confirm_replace=<hostname>" in run.stdout
+
+
+def test_degrade_and_rebuild_through_replace_disk(blank):
+    guest(HOST, "mdadm /dev/md/data --fail /dev/vdc")
+    assert "[U_]" in guest(HOST, "cat /proc/mdstat")
+    run = playbook(
+        "playbooks/replace_disk.yml",
+        "-e",
+        "confirm_replace=new-server",
+        "-e",
+        "storage_replace_array=data",
+        "-e",
+        "storage_replace_failed_device=serial:RAID-B-0002",
+        "-e",
+        "storage_replace_new_device=serial:SATA-S1-0003",
+        "-e",
+        "storage_replace_poll_delay=2",
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    assert "mdadm /dev/md/data --remove /dev/vdc" in run.stdout
+    assert "mdadm /dev/md/data --add /dev/sda" in run.stdout
+    assert "md127 (data): rebuild complete" in run.stdout
+    assert "/dev/md/data is complete; serial:SATA-S1-0003 (/dev/sda) is an active member" in run.stdout
+    mdstat = guest(HOST, "cat /proc/mdstat")
+    assert "[2/2] [UU]" in mdstat and "sda[" in mdstat and "vdc[" not in mdstat, mdstat
+    again = playbook(
+        "playbooks/replace_disk.yml",
+        "-e",
+        "confirm_replace=new-server",
+        "-e",
+        "storage_replace_array=data",
+        "-e",
+        "storage_replace_new_device=serial:SATA-S1-0003",
+    )
+    assert again.returncode == 0 and recap(again)["changed"] == 0, again.output[-3000:]
+    assert guest(HOST, "cat /srv/app/keep.txt").strip() == "keep-me"

@@ -1,0 +1,111 @@
+"""Bad input to roles/backup and roles/storage fails in validation, naming the variable; run in check mode on
+localhost (nothing is changed)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_role(role: str, extra_vars: list[str], tasks_from: str = "main") -> subprocess.CompletedProcess:
+    playbook = (
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_role:\n"
+        f"        name: {role}\n        tasks_from: {tasks_from}\n"
+    )
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "--check",
+    ]
+    for item in extra_vars:
+        cmd += ["-e", item]
+    cmd += ["-e", f"ansible_python_interpreter={sys.executable}", "/dev/stdin"]
+    return subprocess.run(
+        cmd, input=playbook, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+GOOD = {"backup_password": "correct horse battery", "backup_repository_type": "local"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"backup_jobz": []}, "unknown variable(s) ['backup_jobz']"),
+        ({"backup_password": ""}, "backup_password is empty or shorter than 8 characters"),
+        ({"backup_repository_type": "s3"}, "backup_repository_type must be one of"),
+        ({"backup_jobs": [{"name": "Data!", "paths": ["/srv"]}]}, "Expected job names of lowercase letters"),
+        ({"backup_jobs": [{"name": "data", "paths": ["srv"]}]}, "absolute job paths (got ['srv'])"),
+        ({"backup_jobs": [{"name": "data"}]}, "missing required arguments: paths"),
+        (
+            {"backup_jobs": [{"name": "data", "paths": ["/srv"], "schedule": "every tuesday"}]},
+            "every tuesday",
+        ),
+    ],
+)
+def test_backup_rejects_bad_input(extra, expected):
+    run = run_role("backup", [json.dumps({**GOOD, **extra})])
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert expected in output, output
+    assert "Traceback" not in output
+    assert "correct horse battery" not in output  # the password never shows
+
+
+def test_backup_password_is_required():
+    run = run_role("backup", [json.dumps({"backup_repository_type": "local"})])
+    assert run.returncode != 0 and "missing required arguments: backup_password" in run.stdout + run.stderr
+
+
+def test_archive_now_names_unknown_jobs():
+    run = run_role("backup", [json.dumps({"backup_archive_jobs": ["nope"]})], tasks_from="archive_now")
+    assert run.returncode != 0 and "no such job(s) ['nope']" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"storage_raid": []}, "unknown variable(s) ['storage_raid']"),
+        (
+            {"storage_raids": [{"name": "data", "level": 6, "devices": ["serial:A", "serial:B"]}]},
+            "storage_raids[data]: RAID level 6 needs at least 4 member devices, got 2",
+        ),
+        (
+            {"storage_volumes": [{"device": "serial:NO-SUCH-DISK-1", "fs_type": "ext4"}]},
+            "disk serial:NO-SUCH-DISK-1",
+        ),
+        (
+            {
+                "storage_volumes": [
+                    {"device": "/dev/disk/by-id/none", "fs_type": "ext4", "mount_point": "data"}
+                ]
+            },
+            "mount_point 'data' is not an absolute path",
+        ),
+        ({"storage_volumes": [{"device": "/dev/null", "fs_type": "zfs"}]}, "fs_type must be one of"),
+    ],
+)
+def test_storage_rejects_bad_input(extra, expected):
+    run = run_role("storage", [json.dumps(extra)])
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert expected in output, output
+    assert "Traceback" not in output
+
+
+def test_replace_disk_requires_array_and_new_device():
+    run = run_role("storage", [], tasks_from="replace_disk")
+    output = run.stdout + run.stderr
+    assert (
+        run.returncode != 0
+        and "missing required arguments: storage_replace_array, storage_replace_new_device" in output
+    )
