@@ -55,6 +55,20 @@ def guest(vm: str, command: str, check: bool = True) -> str:
     return proc.stdout
 
 
+def playbook(*args: str, timeout: float = 420) -> subprocess.CompletedProcess:
+    """Run ansible-playbook ARGS on the lab inventory; .output holds stdout + stderr."""
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "inventories/lab", *args],
+        cwd=ROOT,
+        env={**ENV, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    proc.output = proc.stdout + proc.stderr
+    return proc
+
+
 def wait_for(predicate, timeout: float = 20, what: str = "condition"):
     """Poll PREDICATE until it returns a truthy value."""
     deadline = time.monotonic() + timeout

@@ -3,30 +3,15 @@ test, timers, and clear failures (wrong password, unreachable repository)."""
 
 import json
 import re
-import subprocess
 
 import pytest
-from conftest import ENV, ROOT, guest, lab
+from conftest import guest, lab, playbook
 
 pytestmark = pytest.mark.lab
-PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
 CLIENT = "old-server"
 LIMIT = ["--limit", f"{CLIENT},backup-host,localhost"]
 STATE = "/var/lib/rackwright/backup"
 UNIT = "rackwright-backup-data.service"
-
-
-def playbook(*args: str, timeout: float = 420) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [PLAYBOOK, "-i", "inventories/lab", *args],
-        cwd=ROOT,
-        env={**ENV, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    proc.output = proc.stdout + proc.stderr
-    return proc
 
 
 def status(name: str) -> dict:

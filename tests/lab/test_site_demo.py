@@ -3,21 +3,17 @@ mounted and backed up to backup-host, with a restore test that passed, and a fle
 
 import json
 import re
-import subprocess
 
 import pytest
-from conftest import ENV, RESET_NEW_SERVER_DISKS, ROOT, guest
+from conftest import RESET_NEW_SERVER_DISKS, ROOT, guest, playbook
 
 pytestmark = pytest.mark.lab
 
 
 def test_site_playbook_builds_backs_up_and_proves_restore(lab_up):
     guest("new-server", RESET_NEW_SERVER_DISKS)
-    run = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", "inventories/lab", "playbooks/site.yml"],
-        cwd=ROOT, env={**ENV, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    run = playbook("playbooks/site.yml", timeout=900)
+    assert run.returncode == 0, run.output[-5000:]
     assert re.search(r"^new-server\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0", run.stdout, re.M)
 
     layout = guest("new-server", "findmnt -n -o SOURCE,FSTYPE /srv/app; cat /proc/mdstat; lvs --noheadings")

@@ -6,24 +6,10 @@ import re
 import subprocess
 
 import pytest
-from conftest import ENV, RESET_NEW_SERVER_DISKS, ROOT, guest
+from conftest import RESET_NEW_SERVER_DISKS, guest, playbook
 
 pytestmark = pytest.mark.lab
-PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
 HOST = "new-server"
-
-
-def playbook(*args: str, timeout: float = 420) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [PLAYBOOK, "-i", "inventories/lab", *args],
-        cwd=ROOT,
-        env={**ENV, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    proc.output = proc.stdout + proc.stderr
-    return proc
 
 
 def recap(proc: subprocess.CompletedProcess, host: str = HOST) -> dict:
