@@ -3,7 +3,9 @@ with ``module_utils = plugins/module_utils`` and ``library = plugins/modules``."
 
 import importlib.util
 import json
+import os
 import pathlib
+import subprocess
 import sys
 
 import ansible.module_utils
@@ -18,6 +20,23 @@ if str(ROOT / "plugins" / "module_utils") not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
 if str(ROOT / "plugins" / "modules") not in sys.path:
     sys.path.insert(0, str(ROOT / "plugins" / "modules"))
+
+
+def run_role(role, extra_vars, tasks_from="main"):
+    """Run ROLE's TASKS_FROM entry point on localhost in check mode; validation fails before any change."""
+    playbook = (
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_role:\n"
+        f"        name: {role}\n        tasks_from: {tasks_from}\n"
+    )
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local"]
+    cmd.append("--check")
+    for item in extra_vars:
+        cmd += ["-e", item]
+    cmd += ["-e", f"ansible_python_interpreter={sys.executable}", "/dev/stdin"]
+    return subprocess.run(
+        cmd, input=playbook, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 def fixture_text(relative):

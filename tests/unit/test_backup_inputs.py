@@ -2,37 +2,9 @@
 localhost (nothing is changed)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_role(role: str, extra_vars: list[str], tasks_from: str = "main") -> subprocess.CompletedProcess:
-    playbook = (
-        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_role:\n"
-        f"        name: {role}\n        tasks_from: {tasks_from}\n"
-    )
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    cmd = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "--check",
-    ]
-    for item in extra_vars:
-        cmd += ["-e", item]
-    cmd += ["-e", f"ansible_python_interpreter={sys.executable}", "/dev/stdin"]
-    return subprocess.run(
-        cmd, input=playbook, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
-    )
-
+from conftest import run_role
 
 GOOD = {"backup_password": "correct horse battery", "backup_repository_type": "local"}
 

@@ -1,33 +1,7 @@
 """Bad role input fails in the validation step, naming the variable and what was expected."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_role(role: str, extra_vars: list[str]) -> subprocess.CompletedProcess:
-    """Run ROLE against localhost in check mode; validation fails before any change."""
-    playbook = f"- hosts: localhost\n  gather_facts: false\n  roles: [{role}]\n"
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    cmd = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "--check",
-    ]
-    for item in extra_vars:
-        cmd += ["-e", item]
-    cmd.append("/dev/stdin")
-    return subprocess.run(
-        cmd, input=playbook, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
-    )
+from conftest import run_role
 
 
 @pytest.mark.parametrize(
