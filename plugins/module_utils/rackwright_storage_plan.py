@@ -242,6 +242,12 @@ class State:
                 in_use.append(f"{child} is active on it")
             if child_node.get("mounts"):
                 in_use.append(f"{child} is mounted at {', '.join(child_node['mounts'])}")
+            if child_node.get("type") == "part":  # a partition's holders (md member, PV, dm) use the disk too
+                for holder in child_node.get("children", []):
+                    holder_node = self.nodes.get(holder) or {}
+                    in_use.append(f"{holder} is active on its partition {child}")
+                    if holder_node.get("mounts"):
+                        in_use.append(f"{holder} is mounted at {', '.join(holder_node['mounts'])}")
         if node.get("mounts"):
             in_use.append(f"mounted at {', '.join(node['mounts'])}")
         return findings, in_use
@@ -269,6 +275,187 @@ def _pv_usable(size, extent=DEFAULT_EXTENT):
     if size is None:
         return None
     return max(0, (size - PV_OVERHEAD) // extent * extent)
+
+
+# ---- md redundancy: may a member go? ------------------------------------------------------------
+# Levels rackwright replaces members of, and how many members each survives without (RAID10: per mirror set).
+LEVEL_TOLERANCE = {"1": None, "4": 1, "5": 1, "6": 2, "10": None}
+SYNC_BUSY = {"recover": "recovering (rebuilding)", "resync": "resyncing", "reshape": "reshaping"}
+
+
+def _int_or_none(value):
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def md_array_view(st, md_path, detail):
+    """The facts the redundancy check needs, from ``mdadm --detail --export`` plus the kernel's sysfs.
+
+    mdadm prints a member's ROLE as its slot number only while it is in sync (else ``spare``: faulty,
+    rebuilding and spare members alike); the module adds the kernel's view, /sys/block/mdX/md/: per member
+    ``dev-Y/state`` and ``dev-Y/slot`` (MD_DEVICE_dev_Y_STATE, _SLOT) and the array's ``sync_action``,
+    ``sync_completed``, ``raid_disks`` and ``layout`` (MD_SYSFS_<name>). Either source alone is enough to tell
+    in-sync members from the rest; sysfs tells faulty, rebuilding and spare apart.
+    """
+    members = []
+    for key, dev in sorted(detail.items()):
+        if not (key.startswith("MD_DEVICE_") and key.endswith("_DEV")):
+            continue
+        prefix = key[: -len("_DEV")]
+        role = (detail.get(prefix + "_ROLE") or "").strip()
+        flags = {f for f in (detail.get(prefix + "_STATE") or "").replace(" ", ",").split(",") if f}
+        slot = _int_or_none(detail.get(prefix + "_SLOT"))
+        if slot is None and role.isdigit():
+            slot = int(role)
+        if "faulty" in flags:
+            state = "faulty"
+        elif "in_sync" in flags or (not flags and role.isdigit()):
+            state = "in_sync"
+        elif role == "journal" or "journal" in flags:
+            state = "journal"
+        elif flags:
+            state = "rebuilding" if slot is not None else "spare"
+        else:
+            state = "not in sync"  # ROLE=spare and no kernel state: faulty, rebuilding or spare
+        members.append({"path": st.canon(dev), "slot": slot, "state": state, "flags": sorted(flags)})
+    raid_disks = _int_or_none(detail.get("MD_SYSFS_raid_disks")) or _int_or_none(detail.get("MD_DEVICES"))
+    return {
+        "device": f"/dev/md/{detail.get('MD_DEVNAME')}" if detail.get("MD_DEVNAME") else md_path,
+        "kernel_device": md_path,
+        "level": norm_level(detail.get("MD_SYSFS_level") or detail.get("MD_LEVEL") or ""),
+        "raid_disks": raid_disks or len([m for m in members if m["slot"] is not None]),
+        "layout": _int_or_none(detail.get("MD_SYSFS_layout")),
+        "sync_action": (detail.get("MD_SYSFS_sync_action") or "").strip() or None,
+        "sync_completed": (detail.get("MD_SYSFS_sync_completed") or "").strip() or None,
+        "members": members,
+    }
+
+
+def _raid10_sets(raid_disks, layout):
+    """Slot sets that each hold every copy of some data, as the kernel's raid10 ``_enough()`` walks them.
+
+    layout: near copies in bits 0-7, far copies in bits 8-15 (mdadm's default n2 = 0x102). Copies of a chunk
+    sit on ``near*far`` consecutive slots; the next set starts ``near`` slots further, until it wraps to 0.
+    """
+    near = (layout or 0) & 0xFF
+    far = ((layout or 0) >> 8) & 0xFF
+    if not near or not far or not raid_disks:
+        return None
+    copies = min(near * far, raid_disks)
+    sets, first = [], 0
+    while True:
+        sets.append([(first + i) % raid_disks for i in range(copies)])
+        first = (first + near) % raid_disks
+        if first == 0:
+            return sets
+
+
+def _data_survives(view, in_sync_slots):
+    """(True, '') when IN_SYNC_SLOTS still hold every piece of the array's data, else (False, why)."""
+    level, disks = view["level"], view["raid_disks"]
+    missing = sorted(set(range(disks)) - in_sync_slots)
+    if level == "1":
+        return (bool(in_sync_slots), "no in-sync member would be left")
+    if level in ("4", "5", "6"):
+        tolerance = LEVEL_TOLERANCE[level]
+        return (
+            len(missing) <= tolerance,
+            f"RAID{level} survives {tolerance} missing member{'s' if tolerance > 1 else ''} and "
+            f"{len(missing)} of its {disks} slots ({', '.join(map(str, missing))}) would have no in-sync "
+            "member",
+        )
+    if level == "10":
+        sets = _raid10_sets(disks, view["layout"])
+        if sets is None:  # layout unknown: only a complete array may lose a member
+            return (len(missing) <= 1, "the RAID10 layout is unknown and more than one slot would be empty")
+        for slots in sets:
+            if not in_sync_slots & set(slots):
+                return (False, f"slots {', '.join(map(str, slots))} hold the copies of the same data")
+        return (True, "")
+    return (False, f"RAID level {level or 'unknown'} has no redundancy")
+
+
+def describe_members(view):
+    """'/dev/vdb slot 0 in_sync, /dev/vdc faulty, slot 1 empty' (what the kernel reports, slot by slot)."""
+    parts = []
+    for m in sorted(view["members"], key=lambda m: (m["slot"] is None, m["slot"] or 0, m["path"])):
+        where = f" slot {m['slot']}" if m["slot"] is not None and m["state"] != "faulty" else ""
+        parts.append(f"{m['path']}{where} {m['state']}")
+    taken = {m["slot"] for m in view["members"] if m["state"] in ("in_sync", "rebuilding")}
+    parts += [f"slot {s} empty" for s in range(view["raid_disks"]) if s not in taken]
+    return ", ".join(parts)
+
+
+def _sync_progress(view):
+    done = re.match(r"^\s*(\d+)\s*/\s*(\d+)", view.get("sync_completed") or "")
+    if done and int(done.group(2)):
+        return f", {100 * int(done.group(1)) / int(done.group(2)):.1f}% done"
+    return ""
+
+
+def member_removal_refusal(view, path, given=None):
+    """Why PATH (named GIVEN by the user) may not be failed and removed from VIEW's array, or None.
+
+    VIEW is md_array_view()'s result.
+    A member that is not in sync (faulty, spare, rebuilding) holds no data the array needs, so it may always
+    go. An in-sync member may go only when no rebuild, resync or reshape is running (the data being rebuilt
+    is read from it; a resyncing RAID5/6 has parity that is not trusted yet) and when the remaining in-sync
+    members still hold every piece of data: RAID1 at least one of them, RAID4/5 all slots but one, RAID6 all
+    but two, RAID10 at least one slot of every mirror set (the kernel's raid10 rule). RAID0 and linear arrays
+    have no redundancy at all.
+    """
+    member = next((m for m in view["members"] if m["path"] == path), None)
+    if member is None or member["state"] != "in_sync":
+        return None
+    label = (
+        f"{view['device']} ({view['kernel_device']}, RAID{view['level']}, {view['raid_disks']} slots; "
+        f"members: {describe_members(view)})"
+    )
+    name = f"{given} ({path})" if given and given != path else path
+    head = f"refusing to fail and remove {name} (slot {member['slot']}, in_sync) from {label}"
+    if view["level"] not in LEVEL_TOLERANCE:
+        return (
+            f"{head}: RAID level {view['level'] or 'unknown'} has no redundancy; failing any member destroys "
+            "the array and all data on it. Nothing was changed. Copy the data off (or restore it from a "
+            "backup) onto a new array instead."
+        )
+    others = [m for m in view["members"] if m["path"] != path]
+    busy = [m for m in others if m["state"] == "rebuilding"]
+    action = SYNC_BUSY.get(view["sync_action"] or "")
+    if busy or action:
+        what = "; ".join(f"{m['path']} is rebuilding into slot {m['slot']}" for m in busy) or (
+            f"the array is {action}"
+        )
+        return (
+            f"{head}: {what} (sync_action={view['sync_action'] or 'unknown'}{_sync_progress(view)}). "
+            "Failing an in-sync member now takes away a source of that rebuild and can lose data. Nothing "
+            "was changed. Wait until /proc/mdstat shows the array complete and idle, then run the "
+            "replacement again."
+        )
+    in_sync = {m["slot"] for m in view["members"] if m["state"] == "in_sync" and m["slot"] is not None}
+    before, lost = _data_survives(view, in_sync)
+    if not before:
+        return (
+            f"{head}: the array has already lost data ({lost}); rackwright does not "
+            "work on a failed array. Nothing was changed. Restore from a backup."
+        )
+    survives, why = _data_survives(view, in_sync - {member["slot"]})
+    if survives:
+        return None
+    faulty = [m["path"] for m in others if m["state"] != "in_sync"]
+    first = (
+        f"replace the member{'s' if len(faulty) > 1 else ''} that already failed first ({', '.join(faulty)}: "
+        "name it as the failed device, or name none and faulty members are removed)"
+        if faulty
+        else "add a new disk into the empty slot first (name no failed device)"
+    )
+    return (
+        f"{head}: it holds the last in-sync copy of some data ({why}); failing it would lose that data. "
+        f"Nothing was changed. Instead, {first}, wait for the rebuild to finish, then replace {path}. If "
+        f"{path} is failing too, take a backup now; once the array is whole again, a copy-then-swap "
+        f"(mdadm {view['device']} --add NEW --replace {path} --with NEW) keeps full redundancy during the "
+        "swap."
+    )
 
 
 class Planner:
@@ -789,13 +976,22 @@ def plan_replace(spec, state):
     failed_given = spec.get("failed_device") or ""
     new_given = spec.get("new_device") or ""
     failed = None
-    if failed_given:
-        failed = (
-            st.canon(st.links.get(failed_given, failed_given)) if failed_given.startswith("/dev/") else None
+    if failed_given.startswith("serial:"):
+        hits = st.by_serial(failed_given[len("serial:") :])
+        if len(hits) > 1:
+            planner.errors.append(
+                f"storage_replace_failed_device: serial {failed_given[7:]} is ambiguous: "
+                f"{[h['path'] for h in hits]}"
+            )
+        failed = hits[0]["path"] if len(hits) == 1 else None  # a pulled disk has no serial any more
+    elif failed_given.startswith("/dev/"):
+        failed = st.canon(st.links.get(failed_given, failed_given))
+    elif failed_given:
+        planner.errors.append(
+            f"storage_replace_failed_device: {failed_given!r} is not a /dev path or serial:XYZ "
+            "(use /dev/disk/by-id/..., /dev/disk/by-path/... or serial:XYZ, or leave it empty to remove the "
+            "members the kernel marked faulty)"
         )
-        if failed_given.startswith("serial:"):
-            hits = st.by_serial(failed_given[len("serial:") :])
-            failed = hits[0]["path"] if hits else None
     new = planner.resolve(new_given, "storage_replace_new_device")
     result["array"] = {
         "name": name,
@@ -804,21 +1000,47 @@ def plan_replace(spec, state):
         "members": members,
         "level": norm_level(detail.get("MD_LEVEL")),
     }
-    if new is None:
+    if new is None or planner.errors:
         result["errors"] = planner.errors
         return result
+    view = md_array_view(st, md_path, detail)
+    result["array"]["members_state"] = describe_members(view)
     if failed and failed in members:
-        if members[failed] != "faulty":
+        refusal = member_removal_refusal(view, failed, failed_given)
+        state = next(m["state"] for m in view["members"] if m["path"] == failed)
+        if refusal:
+            planner.refusals.append(refusal)
+        else:
+            if state == "rebuilding":
+                planner.warnings.append(
+                    f"{failed_given} ({failed}) is the member being rebuilt in {target}; failing it abandons "
+                    "that rebuild (no data is lost: it was not in sync yet)"
+                )
+            if members[failed] != "faulty":
+                planner.act(
+                    "fail_member", target, ["mdadm", target, "--fail", failed], f"mark {failed_given} failed"
+                )
             planner.act(
-                "fail_member", target, ["mdadm", target, "--fail", failed], f"mark {failed_given} failed"
+                "remove_member", target, ["mdadm", target, "--remove", failed], f"remove {failed_given}"
             )
-        planner.act("remove_member", target, ["mdadm", target, "--remove", failed], f"remove {failed_given}")
     elif any(role == "faulty" for role in members.values()):
         planner.act("remove_member", target, ["mdadm", target, "--remove", "failed"], "remove faulty members")
     elif failed_given:
         planner.warnings.append(f"{failed_given} is not in {target} any more (already removed or detached)")
+    elsewhere = [
+        (p, d) for p, d in st.md.items() if p != md_path and new in st.md_members(d) and new != failed
+    ]
     if new in members and new != failed:
         planner.warnings.append(f"{new_given} ({new}) is already in {target} ({members[new] or 'member'})")
+    elif elsewhere:
+        for other_path, other in elsewhere:
+            other_view = md_array_view(st, other_path, other)
+            planner.refusals.append(
+                f"refusing to use {new_given} ({new}) as a new member of {target}: it is a member of "
+                f"{other_view['device']} ({other_path}, RAID{other_view['level']}; members: "
+                f"{describe_members(other_view)}). rackwright never takes a disk from another array. Nothing "
+                "was changed. Name a blank disk, or take it out of that array first if it really is free."
+            )
     else:
         probe = st.blkid.get(new) or {}
         same_array = probe.get("TYPE") == "linux_raid_member" and md_uuid_key(

@@ -230,6 +230,40 @@ def device_names(params):
     return sorted(n for n in names if isinstance(n, str) and n.startswith("/dev/"))
 
 
+MD_SYSFS_ARRAY = ("level", "raid_disks", "layout", "sync_action", "sync_completed", "degraded", "array_state")
+
+
+def read_sysfs(path):
+    """One sysfs attribute, stripped; None when it cannot be read."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read(4096).strip()
+    except OSError:
+        return None
+
+
+def md_sysfs(kname):
+    """The kernel's view of array KNAME (/sys/block/KNAME/md), as extra keys of its mdadm --detail --export.
+
+    mdadm --export calls faulty, rebuilding and spare members all "spare"; the member state and slot tell them
+    apart (MD_DEVICE_dev_<member>_STATE, _SLOT). The array's sync_action says whether a rebuild, resync or
+    reshape runs (MD_SYSFS_<attribute>). The storage planner refuses to fail a member the data cannot spare.
+    """
+    base = f"/sys/block/{kname}/md"
+    keys = {}
+    for attribute in MD_SYSFS_ARRAY:
+        value = read_sysfs(f"{base}/{attribute}")
+        if value is not None:
+            keys[f"MD_SYSFS_{attribute}"] = value
+    for member_dir in sorted(glob.glob(f"{base}/dev-*")):
+        member = os.path.basename(member_dir)[len("dev-") :]
+        for attribute in ("state", "slot"):
+            value = read_sysfs(f"{member_dir}/{attribute}")
+            if value is not None:
+                keys[f"MD_DEVICE_dev_{member}_{attribute.upper()}"] = value
+    return keys
+
+
 def collect(module):
     """The state dict the planner reads."""
     state = {"links": {}, "blkid": {}, "mdadm": {}}
@@ -259,14 +293,7 @@ def collect(module):
                 rc, out, _err = run_tool(module, [mdadm, "--detail", "--export", path])
                 if rc == 0:
                     detail = parse_export(out)
-                    # mdadm --export calls a faulty member "spare"; the kernel member state tells them apart.
-                    for member_state in glob.glob(f"/sys/block/{os.path.basename(path)}/md/dev-*/state"):
-                        kname = os.path.basename(os.path.dirname(member_state))[len("dev-") :]
-                        try:
-                            with open(member_state, encoding="ascii") as handle:
-                                detail[f"MD_DEVICE_dev_{kname}_STATE"] = handle.read().strip()
-                        except OSError:
-                            continue
+                    detail.update(md_sysfs(os.path.basename(path)))
                     state["mdadm"][path] = detail
     lvm = find_tool(module, ["lvm"])
     if lvm:
