@@ -8,7 +8,9 @@ The schema lives in playbooks/vars/inventory_schema.yml.
 import difflib
 import re
 
+from ansible import context
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 try:
     import netaddr
@@ -129,8 +131,50 @@ def inventory_problems(hostvars, groups, schema):
     return problems
 
 
+_display = Display()
+_GATE_RESULTS = {}
+_LISTING = ("syntax", "listhosts", "listtasks", "listtags")
+
+
+def inventory_gate(hostvars, groups, schema):
+    """'all' when the inventory is sound; otherwise an error listing every problem.
+
+    Called from the `hosts:` keyword of playbooks/boilerplate.yml: Ansible templates every play's hosts
+    before the play starts, so neither --limit, --tags nor --start-at-task can skip it, and a broken
+    inventory stops the run before any host is contacted. hostvars holds every host of the inventory,
+    not only those --limit leaves. The first call of a run checks and prints the result; later calls in
+    the same run (site.yml imports playbooks that each start with the gate) reuse it.
+    """
+    if hostvars is None:
+        listing = [f"--{k.replace('list', 'list-')}" for k in _LISTING if context.CLIARGS.get(k)]
+        if listing:  # Ansible runs no play in these modes, so it never builds hostvars, and contacts no host
+            return "all"
+        raise AnsibleFilterError(
+            "hostvars is not defined yet: import playbooks/boilerplate.yml whole (its first play loads the "
+            "inventory's variables) as the first play of the playbook"
+        )
+    key = id(getattr(hostvars, "_inventory", hostvars))  # one HostVars per play, one inventory per run
+    if key not in _GATE_RESULTS:
+        problems = inventory_problems(hostvars, groups, schema)
+        hosts = len(groups.get("all", []))
+        named = len([g for g in groups if g not in ("all", "ungrouped")])
+        _GATE_RESULTS[key] = (problems, f"Inventory ok: {hosts} hosts in {named} groups")
+        if not problems:
+            _display.display(
+                f"{_GATE_RESULTS[key][1]} (checked before any host is contacted, whatever --limit, --tags "
+                "or --start-at-task say)"
+            )
+    problems, _ = _GATE_RESULTS[key]
+    if problems:
+        listed = "\n".join(f"  - {p}" for p in problems)
+        raise AnsibleFilterError(
+            f"Inventory has {len(problems)} problem(s); nothing was run and no host was contacted:\n{listed}"
+        )
+    return "all"
+
+
 class FilterModule:
     """Inventory validation filters."""
 
     def filters(self):
-        return {"inventory_problems": inventory_problems}
+        return {"inventory_problems": inventory_problems, "inventory_gate": inventory_gate}
