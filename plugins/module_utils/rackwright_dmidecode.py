@@ -31,6 +31,7 @@ PLACEHOLDERS = frozenset(
         "NO DIMM",
     )
 )
+_DECLARED_RE = re.compile(r"^(\d+) structures occupying \d+ bytes\.", re.MULTILINE)
 _HANDLE_RE = re.compile(r"^Handle (0x[0-9A-Fa-f]+), DMI type (\d+), (\d+) bytes")
 _NOISE = ("#", "Getting SMBIOS", "SMBIOS ", "Scanning ", "Table at", "Invalid entry", "Wrong DMI")
 _CHASSIS_STATE = {"Warning": "warning", "Critical": "critical", "Non-recoverable": "critical"}
@@ -75,7 +76,19 @@ def parse_records(text, source=None):
     if not records:
         lineno, line = first_data_line or (None, "")
         raise ParseError(
-            TOOL, source, lineno, f"no 'Handle 0x..., DMI type N' records found (got {line[:80]!r})"
+            TOOL,
+            source,
+            lineno,
+            f"no 'Handle 0x..., DMI type N' records found (got {line[:80]!r}; expected dmidecode output)",
+        )
+    declared = _DECLARED_RE.search(text[:2048])
+    if declared and len(records) < int(declared.group(1)):
+        raise ParseError(
+            TOOL,
+            source,
+            None,
+            f"cut off: {len(records)} of the {declared.group(1)} structures its header announces "
+            "(expected complete dmidecode output)",
         )
     return records
 

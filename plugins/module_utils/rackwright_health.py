@@ -8,6 +8,17 @@ import re
 HEALTH_STATES = ("ok", "unknown", "warning", "critical")
 _RANK = {state: rank for rank, state in enumerate(HEALTH_STATES)}
 _NUMBER_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_DECIMAL_RE = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+_BOOLEANS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
 
 
 class ParseError(Exception):
@@ -95,3 +106,102 @@ def to_number(value):
         return None
     text = match.group(0)
     return float(text) if "." in text else int(text)
+
+
+def to_decimal(value):
+    """Like to_number, but a decimal comma counts as a decimal point: "30,5%" -> 30.5 (locale output).
+
+    Only for values that are never written with thousands separators (percentages, temperatures).
+    """
+    if isinstance(value, str):
+        match = _DECIMAL_RE.search(value)
+        if match and "," in match.group(0):
+            return float(match.group(0).replace(",", "."))
+    return to_number(value)
+
+
+def coerce_thresholds(given, defaults, option="thresholds"):
+    """``defaults`` updated with ``given``; raises ValueError naming the key and what was expected.
+
+    Values may be numbers or numeric strings (AWX surveys and ``-e key=value`` produce strings); a boolean
+    default takes a boolean or one of Ansible's boolean words.
+    """
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ValueError(f"{option} must be a dict, got {type(given).__name__} {given!r}")
+    unknown = sorted(str(key) for key in set(given) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown {option} {unknown}; valid keys: {sorted(defaults)}")
+    limits = dict(defaults)
+    for key, value in given.items():
+        default = defaults[key]
+        if isinstance(default, bool):
+            word = str(value).strip().lower() if isinstance(value, (str, int)) else None
+            if isinstance(value, bool):
+                limits[key] = value
+            elif word in _BOOLEANS:
+                limits[key] = _BOOLEANS[word]
+            else:
+                raise ValueError(f"{option}.{key} must be true or false, got {value!r}")
+            continue
+        number = value
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                number = int(text)
+            except ValueError:
+                try:
+                    number = float(text)
+                except ValueError:
+                    number = None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
+            raise ValueError(f"{option}.{key} must be a number, got {value!r}")
+        limits[key] = number
+    return limits
+
+
+def member(container, key, kind, tool, source, where=None):
+    """``container[key]`` checked to be of ``kind`` (dict or list); missing or null -> an empty one.
+
+    Raises ParseError naming the field when the value has another type (a string where an object belongs).
+    """
+    value = container.get(key) if isinstance(container, dict) else None
+    if value is None:
+        return kind()
+    if not isinstance(value, kind) or isinstance(value, bool):
+        label = f"{where}.{key}" if where else key
+        expected = "an object" if kind is dict else "a list"
+        raise ParseError(tool, source, None, f"'{label}' is {_type_name(value)}, expected {expected}")
+    return value
+
+
+def number_field(value, tool, source, label):
+    """A JSON number, or a numeric string; None stays None; anything else raises ParseError."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ParseError(tool, source, None, f"'{label}' is a boolean, expected a number")
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        number = to_number(value)
+        if number is not None and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+            return number
+    raise ParseError(
+        tool, source, None, f"'{label}' is {_type_name(value)} {str(value)[:40]!r}, expected a number"
+    )
+
+
+def _type_name(value):
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -12,7 +12,7 @@ health unknown and ``present: false`` and do not count towards the overall verdi
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, to_number
+from ansible.module_utils.rackwright_health import ParseError, Verdict, to_decimal, to_number
 
 TOOL = "ipmitool"
 
@@ -47,7 +47,7 @@ STATE_PATTERNS = (
             r"non-recoverable|fully redundant lost|redundancy lost|drive fault|in failed array|"
             r"upper critical|lower critical|transition to critical|configuration error|machine check|"
             r"memory error|bus (?:fatal|uncorrectable) error|watchdog.*(?:reset|power)|"
-            r"power off/down|critical interrupt"
+            r"power off/down|critical interrupt|chassis intrusion|intrusion detected"
         ),
         "critical",
     ),
@@ -70,6 +70,12 @@ _UNITS = {
 _READING_RE = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*(?:\(\+/- [\d.]+\)\s*)?(.*)$")
 _HEX_RE = re.compile(r"^0x[0-9a-f]+$", re.IGNORECASE)
 _DATE_RE = re.compile(r"^\d{2}/\d{2}/(\d{2}|\d{4})$|^Pre-Init$", re.IGNORECASE)
+_TIME_RE = re.compile(r"^\d{2}:\d{2}:\d{2}(?: [A-Z]{1,5})?$|^\d{6,10}$")
+_SEL_ID_RE = re.compile(r"^[0-9a-fA-F]{1,8}$")
+_SDR_ID_RE = re.compile(r"^[0-9a-fA-F]{1,4}h$")
+_DECIMAL_COMMA_RE = re.compile(r"^([-+]?\d+),(\d+)(\s|$)")
+_INTRUSION_RE = re.compile(r"intrusion", re.IGNORECASE)
+SEL_ROW = "'id | date | time | sensor | event | Asserted/Deasserted'"
 
 
 def judge_state_text(text):
@@ -87,7 +93,11 @@ def parse_ipmi(text, source=None):
     """Parse any supported ipmitool/FreeIPMI text; returns ``{"format", "sensors", "events"}``."""
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
-        raise ParseError(TOOL, source, None, "empty output")
+        raise ParseError(
+            TOOL, source, None, "empty output (expected ipmitool sdr/sensor/sel or FreeIPMI output)"
+        )
+    if all(line.strip() == "SEL has no entries" for _, line in lines):
+        return {"format": "sel", "sensors": [], "events": [], "sel_empty": True}
     first = lines[0][1].strip()
     if first.startswith("Sensor ID") and ":" in first:
         return {"format": "sdr-verbose", "sensors": _parse_verbose(lines, source), "events": []}
@@ -109,10 +119,18 @@ def parse_ipmi(text, source=None):
     for lineno, line in lines:
         if separator not in line:
             continue  # interleaved errors such as "Unable to send command: Invalid argument"
-        rows.append((lineno, [cell.strip() for cell in line.split(separator)]))
+        cells = [cell.strip() for cell in line.split(separator)]
+        if separator == "," and len(cells) == 5 and cells[1].isdigit() and cells[2].isdigit():
+            # "sdr -c" CSV written with a decimal comma: "CPU Temp,95,000,degrees C,cr" is 4 columns
+            cells = [cells[0], f"{cells[1]}.{cells[2]}", cells[3], cells[4]]
+        rows.append((lineno, cells))
     if not rows:
         raise ParseError(TOOL, source, lines[0][0], f"no '|' or ',' separated columns: {first[:80]!r}")
     width = len(rows[0][1])
+    if width in (6, 7) and _DATE_RE.match(rows[0][1][1]) is None and _SDR_ID_RE.match(rows[0][1][1]) is None:
+        raise ParseError(
+            TOOL, source, rows[0][0], f"not an ipmitool sel elist row (expected {SEL_ROW}): {first[:80]!r}"
+        )
     # SEL rows: id | date | time | sensor | event [| direction [| reading vs threshold]]; a threshold
     # event carries the 7th column ("Reading 95 > Threshold 80 degrees C"), and widths mix within one log.
     if width == 6 or (width in (5, 6, 7) and _DATE_RE.match(rows[0][1][1])):
@@ -129,7 +147,17 @@ def parse_ipmi(text, source=None):
     sensors = []
     for lineno, cells in rows:
         if len(cells) != width:
-            raise ParseError(TOOL, source, lineno, f"expected {width} columns, got {len(cells)}")
+            raise ParseError(
+                TOOL, source, lineno, f"expected {width} columns, got {len(cells)}: output cut off?"
+            )
+        if width == 5 and not _SDR_ID_RE.match(cells[1]):
+            raise ParseError(
+                TOOL,
+                source,
+                lineno,
+                "not an ipmitool sdr elist row (expected 'name | NNh | status | entity | reading'): "
+                f"{cells[1][:20]!r} is not a sensor id",
+            )
         sensors.append(parser(cells))
     return {"format": name, "sensors": sensors, "events": []}
 
@@ -137,6 +165,7 @@ def parse_ipmi(text, source=None):
 def _reading(text):
     """Split '20 degrees C', '3.29 Volts', '0 Watts, Presence detected, Failure detected', '0x00' or
     'Presence detected' into (number, unit, state_text); hex values are raw discrete states (no text)."""
+    text = _DECIMAL_COMMA_RE.sub(r"\1.\2\3", text.strip(), count=1)
     value, _, state = text.partition(",")
     value = value.strip()
     if _HEX_RE.match(value):
@@ -189,7 +218,8 @@ def _sdr_row(cells):
 
 def _sdr_csv_row(cells):
     name, raw, unit, status = cells
-    return _sensor(name, to_number(raw), unit or None, status, None if to_number(raw) is not None else raw)
+    reading = to_decimal(raw)
+    return _sensor(name, reading, unit or None, status, None if reading is not None else raw)
 
 
 def _elist_row(cells):
@@ -212,7 +242,7 @@ def _label(name, entity):
 def _sensor_row(cells):
     name, value, unit, status = cells[:4]
     thresholds = dict(
-        zip(("lnr", "lcr", "lnc", "unc", "ucr", "unr"), (to_number(c) for c in cells[4:]), strict=False)
+        zip(("lnr", "lcr", "lnc", "unc", "ucr", "unr"), (to_decimal(c) for c in cells[4:]), strict=False)
     )
     if unit == "discrete":
         return _sensor(
@@ -225,7 +255,7 @@ def _sensor_row(cells):
             raw_state=value,
             thresholds=thresholds,
         )
-    return _sensor(name, to_number(value), unit, status, None, thresholds=thresholds)
+    return _sensor(name, to_decimal(value), unit, status, None, thresholds=thresholds)
 
 
 def _parse_verbose(lines, source):
@@ -313,25 +343,53 @@ def _event(event_id, date, time, sensor, description, direction, health):
 
 
 def _parse_sel(rows, source):
+    """SEL events; a Deasserted entry clears every earlier assertion of the same sensor and event.
+
+    A chassis intrusion is judged apart: still asserted is critical (the case is open or the switch
+    stuck), closed again is a warning until someone confirms the opening was authorised and clears the SEL.
+    """
     events = []
     open_events = {}
     for lineno, cells in rows:
         if len(cells) < 5:
-            raise ParseError(TOOL, source, lineno, f"SEL row with {len(cells)} columns, expected 6")
+            raise ParseError(TOOL, source, lineno, f"SEL row with {len(cells)} columns, expected {SEL_ROW}")
         event_id, date, time, sensor, description = cells[:5]
+        if not (_SEL_ID_RE.match(event_id) and _DATE_RE.match(date) and _TIME_RE.match(time)):
+            raise ParseError(
+                TOOL,
+                source,
+                lineno,
+                f"not an ipmitool sel elist row (expected {SEL_ROW}): {' | '.join(cells)[:80]!r}",
+            )
         direction = cells[5] if len(cells) > 5 else None
         health = judge_state_text(description)
         key = (sensor, description)
         if len(cells) > 6 and cells[6]:
             description = f"{description}, {cells[6]}"
         if direction == "Deasserted":
-            cleared = open_events.pop(key, None)
-            if cleared is not None:
-                cleared["health"], cleared["reasons"], cleared["cleared_by"] = "ok", [], event_id
+            for cleared in open_events.pop(key, []):
+                cleared["cleared_by"] = event_id
+                if _INTRUSION_RE.search(cleared["description"]):
+                    cleared["health"] = "warning"
+                    cleared["reasons"] = [
+                        "SEL {} {} {}: {} {} (deasserted by SEL {} {} {}): confirm the case was opened on "
+                        "purpose, then clear the SEL".format(
+                            cleared["id"],
+                            cleared["date"],
+                            cleared["time"],
+                            sensor,
+                            cleared["description"],
+                            event_id,
+                            date,
+                            time,
+                        )
+                    ]
+                else:
+                    cleared["health"], cleared["reasons"] = "ok", []
             health = "ok"
         event = _event(event_id, date, time, sensor, description, direction, health)
         if direction != "Deasserted" and health != "ok":
-            open_events[key] = event
+            open_events.setdefault(key, []).append(event)
         events.append(event)
     return events
 

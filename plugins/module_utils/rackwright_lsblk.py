@@ -17,7 +17,11 @@ def parse_lsblk(text, source=None):
     if not isinstance(doc, dict) or not isinstance(doc.get("blockdevices"), list):
         raise ParseError(TOOL, source, None, "no 'blockdevices' list: not lsblk -J output")
     disks = []
-    for device in doc["blockdevices"]:
+    for index, device in enumerate(doc["blockdevices"]):
+        if not isinstance(device, dict):
+            raise ParseError(
+                TOOL, source, None, f"'blockdevices[{index}]' is not an object: not lsblk -J output"
+            )
         if device.get("type") != "disk":
             continue
         rota = device.get("rota")
@@ -25,8 +29,8 @@ def parse_lsblk(text, source=None):
             {
                 "name": "/dev/{}".format(device.get("name")),
                 "size_bytes": to_number(device.get("size")),
-                "model": (device.get("model") or "").strip() or None,
-                "serial": (device.get("serial") or "").strip() or None,
+                "model": str(device.get("model") or "").strip() or None,
+                "serial": str(device.get("serial") or "").strip() or None,
                 "firmware": None,
                 "rotational": rota in (True, "1", 1) if rota is not None else None,
                 "transport": device.get("tran"),

@@ -9,7 +9,7 @@ a faulty member on an otherwise full array is a warning, inactive IMSM/DDF conta
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict
+from ansible.module_utils.rackwright_health import ParseError, Verdict, to_decimal, to_number
 
 TOOL_MDSTAT = "mdstat"
 TOOL_MDADM = "mdadm"
@@ -17,7 +17,10 @@ TOOL_MDADM = "mdadm"
 _ARRAY_RE = re.compile(r"^(md[\w/-]+)\s*:\s*(active|inactive)(?:\s+\(([^)]*)\))?\s*(.*)$")
 _MEMBER_RE = re.compile(r"^(\S+?)\[(\d+)\]((?:\([A-Z]\))*)$")
 _STATUS_RE = re.compile(r"\[(\d+)/(\d+)\]\s+\[([U_]+)\]")
-_PROGRESS_RE = re.compile(r"\b(resync|recovery|reshape|check|repair)\s*=\s*([\d.]+)%")
+_COUNT_RE = re.compile(r"\[(\d+)/(\d+)\]")
+_PROGRESS_RE = re.compile(r"\b(resync|recovery|reshape|check|repair)\s*=\s*(\d+(?:[.,]\d+)?)%")
+# Levels that always print "[n/m] [UU]"; without it the status line was cut off.
+_REDUNDANT = ("raid1", "raid4", "raid5", "raid6", "raid10", "multipath")
 _WAITING_RE = re.compile(r"^(resync|recovery|reshape|check)\s*=\s*(DELAYED|PENDING)$")
 _FLAGS = {"F": "faulty", "S": "spare", "W": "active", "R": "replacement", "J": "journal"}
 _ACTIONS = {
@@ -52,20 +55,30 @@ def parse_mdstat(text, source=None):
             continue
         if current is None or not line[:1].isspace():
             raise ParseError(TOOL_MDSTAT, source, lineno, f"unrecognised line {stripped[:80]!r}")
-        if " blocks" in stripped:
+        if " blocks" in stripped or _COUNT_RE.search(stripped):
             status = _STATUS_RE.search(stripped)
+            count = status or _COUNT_RE.search(stripped)
+            if count:
+                current["raid_disks"], current["active_disks"] = int(count.group(1)), int(count.group(2))
             if status:
-                current["raid_disks"], current["active_disks"] = int(status.group(1)), int(status.group(2))
                 current["status"] = status.group(3)
+            current["status_line"] = True
             current["external"] = "super external:" in stripped
         elif _PROGRESS_RE.search(stripped):
             action, percent = _PROGRESS_RE.search(stripped).groups()
-            current["action"], current["rebuild_percent"] = action, float(percent)
+            current["action"], current["rebuild_percent"] = action, float(percent.replace(",", "."))
         elif _WAITING_RE.match(stripped):
             action, when = _WAITING_RE.match(stripped).groups()
             current["action"], current["waiting"] = action, when
         elif not stripped.startswith("bitmap:"):
             raise ParseError(TOOL_MDSTAT, source, lineno, f"unrecognised line {stripped[:80]!r}")
+    if not arrays and not any(line.startswith("unused devices") for line in lines):
+        raise ParseError(
+            TOOL_MDSTAT,
+            source,
+            None,
+            "no arrays and no 'unused devices:' line: output cut off? (expected complete /proc/mdstat)",
+        )
     scrub_running = any(a["action"] in ("check", "repair") and not a["waiting"] for a in arrays)
     return [_judge_mdstat(array, scrub_running) for array in arrays]
 
@@ -93,6 +106,7 @@ def _new_array(match, source, lineno):
         "raid_disks": None,
         "active_disks": None,
         "status": None,
+        "status_line": False,
         "external": False,
         "action": None,
         "waiting": None,
@@ -119,6 +133,25 @@ def _judge_mdstat(array, scrub_running):
         else:
             state = "inactive"
             verdict.add("critical", "array is inactive (not started)")
+    elif array["level"] in _REDUNDANT and array["status"] is None:
+        # The "[n/m] [UU]" status was lost (output cut mid-line or after the first line): never "optimal".
+        if array["raid_disks"] and (array["active_disks"] or 0) < array["raid_disks"]:
+            state = "degraded"
+            verdict.add(
+                "critical",
+                "degraded: {} of {} members missing [{}/{}] (status line cut off)".format(
+                    missing, array["raid_disks"], array["raid_disks"], array["active_disks"]
+                ),
+            )
+        else:
+            state = "unknown"
+            verdict.add(
+                "unknown",
+                "{} without its '[n/m] [UU]' status {}: output cut off? "
+                "(expected complete /proc/mdstat)".format(
+                    array["level"], "line" if not array["status_line"] else "(line incomplete)"
+                ),
+            )
     elif array["level"] in ("raid0", "linear") or array["status"] is None:
         state = "failed" if faulty else "optimal"
         for device in faulty:
@@ -129,9 +162,21 @@ def _judge_mdstat(array, scrub_running):
         verdict.add("warning", f"reshape {_progress(percent, waiting)}")
     elif missing > 0:
         gap = f"{missing} of {array['raid_disks']} members missing [{array['status']}]"
+        # Members that are neither faulty nor spare but beyond the active count: a replacement is in.
+        replacement = sum(1 for m in members if m["state"] not in ("faulty", "spare")) > (
+            array["active_disks"] or 0
+        )
         if action == "recovery" and not waiting:
             state = "rebuilding"
             verdict.add("warning", f"rebuilding {_progress(percent, None)} ({gap})")
+        elif waiting and action in ("recovery", "resync") and replacement:
+            # check_raid: resync=DELAYED behind another array's rebuild is a resync state, not a failure.
+            state = "rebuilding"
+            verdict.add(
+                "warning",
+                f"{action} {waiting.lower()} behind another array's rebuild, "
+                f"replacement already added ({gap})",
+            )
         else:
             state = "degraded"
             why = f"; recovery {waiting.lower()}" if waiting else ""
@@ -207,7 +252,7 @@ def parse_mdadm_detail(text, source=None):
         key, value = key.strip(), value.strip()
         fields[key] = value
         if _MDADM_PROGRESS_RE.match(key):
-            progress = (key.split()[0].lower(), float(value.split("%")[0]))
+            progress = (key.split()[0].lower(), to_decimal(value.split("%")[0]))
     if name is None or "Raid Level" not in fields or "State" not in fields:
         raise ParseError(
             TOOL_MDADM, source, None, "no 'Raid Level'/'State' fields: not mdadm --detail output"
@@ -233,7 +278,7 @@ def _judge_mdadm(name, fields, members, progress):
     words = {w.strip().lower() for w in fields["State"].split(",")}
     verdict = Verdict()
     percent = progress[1] if progress else None
-    failed_devices = int(fields.get("Failed Devices", "0") or 0)
+    failed_devices = to_number(fields.get("Failed Devices")) or 0
     gap = "{} of {} devices active".format(fields.get("Active Devices", "?"), fields.get("Raid Devices", "?"))
     if "failed" in words:
         state = "failed"

@@ -1,21 +1,145 @@
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Glue shared by the rackwright health modules: reading saved outputs, running tools, turning
-ParseError into fail_json. The parsers themselves stay pure (no I/O)."""
+"""Glue shared by the rackwright health modules: reading saved outputs safely, running tools, turning
+a parse problem into a health ``unknown`` that names the input. The parsers themselves stay pure (no I/O).
 
-from ansible.module_utils.rackwright_health import ParseError
+Saved outputs (``from_files``) are read with guards: only regular files (a FIFO, a device such as
+/dev/zero or /dev/null, a directory or a socket is refused without blocking), at most MAX_INPUT_BYTES
+(8 MiB; the largest real output the parsers were measured on is under 1 MiB), UTF-8 (UTF-16 with a byte
+order mark, as PowerShell redirects write, is decoded too; undecodable bytes become U+FFFD).
+"""
+
+import codecs
+import os
+import stat
+
+from ansible.module_utils.rackwright_health import ParseError, coerce_thresholds
 
 C_LOCALE = {"LC_ALL": "C", "LANG": "C"}
+MAX_INPUT_BYTES = 8 * 1024 * 1024
+FROM_FILES_SPEC = dict(type="raw")
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+# Exceptions a parser can raise on input of a shape it did not expect; anything else is a bug.
+STRUCTURE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError)
+
+
+def saved_paths(module, expected):
+    """The validated ``from_files`` list, or None for live mode (option left out).
+
+    ``from_files`` is declared ``type=raw`` so a wrong type is named as such instead of being turned into a
+    path such as ``'5'`` or ``''``. An empty list is an error: it must never switch to live mode silently.
+    """
+    value = module.params.get("from_files")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")] if value.strip() else []
+    if not isinstance(value, list):
+        module.fail_json(
+            msg=f"from_files must be a list of paths to saved {expected} files, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if not value:
+        module.fail_json(
+            msg=f"from_files is empty: give at least one saved {expected} file, or leave from_files out "
+            "to query this host's own tools (live mode)"
+        )
+    paths = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            module.fail_json(
+                msg=f"from_files[{index}] must be the path of a saved {expected} file, "
+                f"got {type(item).__name__} {item!r}"
+            )
+        paths.append(os.path.expanduser(os.path.expandvars(item)))
+    return paths
+
+
+def read_input(path, limit=MAX_INPUT_BYTES):
+    """``(text, None)`` for a readable saved output, ``(None, problem)`` otherwise.
+
+    Opens with O_NONBLOCK so a FIFO without a writer cannot hang the module, then refuses anything that
+    is not a regular file; reads at most ``limit`` bytes.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        return None, f"cannot read {path}: {exc.strerror or exc}"
+    try:
+        info = os.fstat(fd)
+        for test, kind in _KINDS:
+            if test(info.st_mode):
+                return None, f"cannot read {path}: it is {kind}, expected a regular file holding saved output"
+        if info.st_size > limit:
+            return None, (
+                f"cannot read {path}: {info.st_size} bytes is over the {limit} byte limit for a saved tool "
+                "output (real outputs are far smaller: is it the right file?)"
+            )
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        return None, f"cannot read {path}: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    if size > limit:
+        return None, f"cannot read {path}: more than the {limit} byte limit for a saved tool output"
+    return decode(b"".join(chunks)), None
+
+
+def decode(data):
+    """Text of tool output bytes: UTF-16 with a BOM, else UTF-8 (BOM dropped, bad bytes replaced)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    return data.decode("utf-8", errors="replace")
 
 
 def read_text(module, path):
-    """Contents of a saved tool output; fails the module with a clear message when unreadable."""
+    """Contents of a file the module cannot do without (/proc/mdstat); fails the module when unreadable."""
+    text, problem = read_input(path)
+    if problem:
+        module.fail_json(msg=problem, path=path)
+    return text
+
+
+def parse_safely(tool, source, expected, parser, *args, **kwargs):
+    """``(result, None)`` or ``(None, reason)``: the reason names the tool, the input and what was expected.
+
+    A ParseError keeps its own message (file and line); an exception from input of an unexpected shape
+    (a string where an object belongs) becomes a reason too, so no input can end in a traceback.
+    """
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError as exc:
-        module.fail_json(msg=f"cannot read {path}: {exc.strerror or exc}", path=path)
-    return None
+        return parser(*args, **kwargs), None
+    except ParseError as exc:
+        message = str(exc)
+    except STRUCTURE_ERRORS as exc:
+        message = "{} output in {}: not understood ({}: {})".format(
+            tool, source or "<input>", type(exc).__name__, str(exc)[:200]
+        )
+    if "expected" not in message:
+        message += f" (expected {expected})"
+    return None, message
+
+
+def parse_file(path, tool, expected, parser, *args, **kwargs):
+    """Read a saved output, parse it as ``parser(text, *args)``: ``(result, None)`` or ``(None, why)``."""
+    text, problem = read_input(path)
+    if problem is not None:
+        return None, problem
+    return parse_safely(tool, path, expected, parser, text, *args, **kwargs)
 
 
 def parse_or_fail(module, parser, *args, **kwargs):
@@ -24,6 +148,15 @@ def parse_or_fail(module, parser, *args, **kwargs):
         return parser(*args, **kwargs)
     except ParseError as exc:
         module.fail_json(msg=str(exc), tool=exc.tool, source=exc.source, line=exc.line)
+    return None
+
+
+def thresholds_or_fail(module, defaults):
+    """``thresholds`` merged over the defaults; numeric strings accepted, anything else fails clearly."""
+    try:
+        return coerce_thresholds(module.params.get("thresholds"), defaults)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     return None
 
 

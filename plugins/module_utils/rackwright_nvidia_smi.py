@@ -12,7 +12,7 @@ declarations are rejected before parsing (no entity expansion possible).
 import re
 import xml.etree.ElementTree as ET
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, to_number
+from ansible.module_utils.rackwright_health import ParseError, Verdict, coerce_thresholds, to_decimal
 
 TOOL = "nvidia-smi"
 
@@ -32,7 +32,7 @@ _DOCTYPE_RE = re.compile(r"<!DOCTYPE\s+nvidia_smi_log\s+SYSTEM\s+\"(nvsmi_device
 
 def parse_nvidia_smi(text, source=None, thresholds=None):
     """Parse nvidia-smi XML; returns ``{"driver_version", "cuda_version", "schema", "gpus": [...]}``."""
-    limits = dict(DEFAULT_THRESHOLDS, **(thresholds or {}))
+    limits = coerce_thresholds(thresholds, DEFAULT_THRESHOLDS)
     head = text[:4096]
     bad_doctype = "<!DOCTYPE" in head and not _DOCTYPE_RE.search(head)
     if bad_doctype or "<!ENTITY" in text:
@@ -67,7 +67,7 @@ def _text(node, path):
 
 def _num(node, *paths):
     for path in paths:
-        value = to_number(_text(node, path))
+        value = to_decimal(_text(node, path))
         if value is not None:
             return value
     return None
@@ -84,7 +84,7 @@ def _ecc(node):
                 correctable = _num(block, "single_bit/total")
                 uncorrectable = _num(block, "double_bit/total")
             else:
-                values = [(child.tag, to_number(_text(child, "."))) for child in block]
+                values = [(child.tag, to_decimal(_text(child, "."))) for child in block]
                 corr = [v for tag, v in values if tag.endswith("_correctable") and v is not None]
                 unc = [v for tag, v in values if "_uncorrectable" in tag and v is not None]
                 correctable = sum(corr) if corr else None
@@ -207,5 +207,16 @@ def _gpu(node, index, limits):
         "remapped_rows": remap,
         "throttle_reasons_active": active,
     }
+    if not (gpu["name"] or gpu["uuid"] or gpu["serial"]) or (
+        temperature is None
+        and not list(node.iter("ecc_errors"))
+        and not list(node.iter("clocks_event_reasons"))
+        and not list(node.iter("clocks_throttle_reasons"))
+    ):
+        verdict.add(
+            "unknown",
+            "GPU entry without product name/UUID or without temperature, ECC and clock data: "
+            "a cut-down document cannot vouch for a GPU (expected complete nvidia-smi -q -x output)",
+        )
     gpu.update(verdict.as_dict())
     return gpu

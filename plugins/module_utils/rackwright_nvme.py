@@ -6,7 +6,15 @@ Handles both schemas: nvme-cli <= 2.10 (flat integer critical_warning, flat ``De
 and >= 2.11 (critical_warning object, ``Devices[].Subsystems[].Controllers[].Namespaces[]``).
 """
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json, to_number
+from ansible.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    coerce_thresholds,
+    load_json,
+    member,
+    to_decimal,
+    to_number,
+)
 from ansible.module_utils.rackwright_smartctl import (
     DEFAULT_THRESHOLDS,
     evaluate_nvme_log,
@@ -46,20 +54,20 @@ def parse_smart_log(text, source=None, thresholds=None, device=None):
         raise ParseError(
             TOOL, source, None, "not 'nvme smart-log -o json' output (no critical_warning/avail_spare)"
         )
-    limits = dict(DEFAULT_THRESHOLDS, **(thresholds or {}))
+    limits = coerce_thresholds(thresholds, DEFAULT_THRESHOLDS)
     attributes = {}
     for name, key in _RENAMES.items():
         value = doc.get(name)
         if isinstance(value, dict):
             value = value.get("value")
-        value = to_number(value)
+        value = to_decimal(value)
         if value is not None:
-            attributes[key] = value
+            attributes[key] = int(value) if key == "critical_warning" else value
     verdict = Verdict()
     evaluate_nvme_log(attributes, limits, verdict)
     used = attributes.get("percentage_used")
     evaluate_wear(used, limits, verdict)
-    kelvin = to_number(doc.get("temperature"))
+    kelvin = to_decimal(doc.get("temperature"))
     temperature = kelvin - KELVIN if kelvin else None
     evaluate_temperature(
         temperature, limits["nvme_temperature_warning"], limits["nvme_temperature_critical"], verdict
@@ -91,13 +99,24 @@ def parse_list(text, source=None):
     if not isinstance(doc, dict) or not isinstance(doc.get("Devices"), list):
         raise ParseError(TOOL, source, None, "not 'nvme list -o json' output (no 'Devices' list)")
     result = []
-    for entry in doc["Devices"]:
+    for index, entry in enumerate(doc["Devices"]):
+        where = f"Devices[{index}]"
+        if not isinstance(entry, dict):
+            raise ParseError(
+                TOOL, source, None, f"'{where}' is not an object: not 'nvme list -o json' output"
+            )
         if "DevicePath" in entry:
-            result.append(_namespace(entry["DevicePath"], entry, entry))
+            result.append(_namespace(str(entry["DevicePath"]), entry, entry))
             continue
-        for subsystem in entry.get("Subsystems", []):
-            for controller in subsystem.get("Controllers", []):
-                for namespace in controller.get("Namespaces", []):
+        for subsystem in member(entry, "Subsystems", list, TOOL, source, where):
+            for controller in member(subsystem, "Controllers", list, TOOL, source, where + ".Subsystems[]"):
+                for namespace in member(
+                    controller, "Namespaces", list, TOOL, source, where + ".Controllers[]"
+                ):
+                    if not isinstance(namespace, dict) or not isinstance(namespace.get("NameSpace"), str):
+                        raise ParseError(
+                            TOOL, source, None, f"'{where}' namespace without a 'NameSpace' name"
+                        )
                     result.append(_namespace("/dev/" + namespace["NameSpace"], controller, namespace))
     return result
 
@@ -105,8 +124,8 @@ def parse_list(text, source=None):
 def _namespace(path, controller, namespace):
     return {
         "name": path,
-        "model": (controller.get("ModelNumber") or "").strip() or None,
-        "serial": (controller.get("SerialNumber") or "").strip() or None,
+        "model": str(controller.get("ModelNumber") or "").strip() or None,
+        "serial": str(controller.get("SerialNumber") or "").strip() or None,
         "firmware": controller.get("Firmware"),
         "size_bytes": namespace.get("PhysicalSize"),
         "rotational": False,

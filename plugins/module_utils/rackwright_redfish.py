@@ -8,7 +8,7 @@ counts as OK, Health Warning warns and anything else than OK/Warning is critical
 against the resource's own Upper/Lower thresholds (NonCritical -> warning, Critical/Fatal -> critical).
 """
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json
+from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json, member, to_decimal
 
 TOOL = "redfish"
 HEALTH = {"ok": "ok", "warning": "warning", "critical": "critical"}
@@ -27,8 +27,18 @@ def resource_sensors(doc, source=None):
         raise ParseError(TOOL, source, None, "no @odata.type/@odata.id: not a Redfish resource")
     kind = _kind(doc)
     sensors = []
+
+    def items(key):
+        rows = member(doc, key, list, TOOL, source)
+        for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise ParseError(TOOL, source, None, f"'{key}[{index}]' is not an object")
+            _check_status(row, f"{key}[{index}]", source)
+        return rows
+
+    _check_status(doc, kind, source)
     if kind == "Thermal":
-        for fan in doc.get("Fans") or []:
+        for fan in items("Fans"):
             _add(
                 sensors,
                 fan,
@@ -37,12 +47,12 @@ def resource_sensors(doc, source=None):
                 _first(fan, "Reading", "CurrentReading"),
                 fan.get("ReadingUnits") or fan.get("Units"),
             )
-        for temp in doc.get("Temperatures") or []:
+        for temp in items("Temperatures"):
             _add(sensors, temp, "temperature", temp.get("Name"), temp.get("ReadingCelsius"), "C")
-        for group in doc.get("Redundancy") or []:
+        for group in items("Redundancy"):
             _add(sensors, group, "redundancy", group.get("Name"), None, None)
     elif kind == "Power":
-        for psu in doc.get("PowerSupplies") or []:
+        for psu in items("PowerSupplies"):
             name = psu.get("Name") or "PSU"
             if psu.get("MemberId") is not None and str(psu["MemberId"]) not in name:
                 name = "{} {}".format(name, psu["MemberId"])
@@ -54,11 +64,11 @@ def resource_sensors(doc, source=None):
                 _first(psu, "PowerOutputWatts", "LastPowerOutputWatts", "PowerInputWatts"),
                 "W",
             )
-        for volt in doc.get("Voltages") or []:
+        for volt in items("Voltages"):
             _add(sensors, volt, "voltage", volt.get("Name"), volt.get("ReadingVolts"), "V")
-        for group in doc.get("Redundancy") or []:
+        for group in items("Redundancy"):
             _add(sensors, group, "redundancy", group.get("Name"), None, None)
-        for control in doc.get("PowerControl") or []:
+        for control in items("PowerControl"):
             _add(
                 sensors,
                 control,
@@ -87,6 +97,7 @@ def resource_sensors(doc, source=None):
         _add(sensors, doc, kind.lower(), name, None, None, rollup=True)
         for summary in ("ProcessorSummary", "MemorySummary"):
             if isinstance(doc.get(summary), dict):
+                _check_status(doc[summary], summary, source)
                 _add(
                     sensors,
                     doc[summary],
@@ -96,11 +107,36 @@ def resource_sensors(doc, source=None):
                     None,
                     rollup=True,
                 )
-        aggregate = ((doc.get("Oem") or {}).get("Hpe") or {}).get("AggregateHealthStatus") or {}
-        for part, value in sorted(aggregate.items()):
+        oem = member(doc, "Oem", dict, TOOL, source)
+        aggregate = (member(oem, "Hpe", dict, TOOL, source, "Oem")).get("AggregateHealthStatus") or {}
+        for part, value in sorted(aggregate.items()) if isinstance(aggregate, dict) else ():
             if isinstance(value, dict) and isinstance(value.get("Status"), dict):
+                _check_status(value, part, source)
                 _add(sensors, value, "rollup", f"{name} {part} (iLO aggregate)", None, None)
     return sensors
+
+
+def _check_status(item, where, source):
+    """A Status must be an object {State, Health, HealthRollup} of strings (or null)."""
+    status = item.get("Status")
+    if status is None:
+        return
+    if not isinstance(status, dict):
+        raise ParseError(
+            TOOL, source, None, f"'{where}.Status' is {status!r}, expected an object {{State, Health}}"
+        )
+    for key in ("State", "Health", "HealthRollup"):
+        if status.get(key) is not None and not isinstance(status[key], str):
+            raise ParseError(
+                TOOL, source, None, f"'{where}.Status.{key}' is {status[key]!r}, expected a string"
+            )
+
+
+def _reading(value):
+    """A Redfish reading: a number; numeric strings (seen on some BMCs) are accepted, others dropped."""
+    if isinstance(value, bool):
+        return None
+    return to_decimal(value) if isinstance(value, (int, float, str)) else None
 
 
 def _kind(doc):
@@ -130,7 +166,8 @@ def _add(sensors, item, sensor_type, name, reading, unit, thresholds=None, rollu
         status.get("HealthRollup") if rollup and status.get("HealthRollup") else status.get("Health")
     )
     verdict = Verdict()
-    name = name or item.get("MemberId") or sensor_type
+    reading = _reading(reading)
+    name = str(name or item.get("MemberId") or sensor_type)
     if health_text is None:
         if state not in (None, "Enabled"):
             return  # Disabled/StandbyOffline parts without health carry no verdict
@@ -158,9 +195,11 @@ def _add(sensors, item, sensor_type, name, reading, unit, thresholds=None, rollu
 
 
 def _check_thresholds(verdict, name, reading, unit, item, thresholds):
-    if thresholds:  # Sensor resource: {"UpperCritical": {"Reading": n}, ...}
+    if isinstance(thresholds, dict) and thresholds:  # Sensor resource: {"UpperCritical": {"Reading": n}}
         limits = {
-            key: (value or {}).get("Reading") for key, value in thresholds.items() if isinstance(value, dict)
+            key: _reading(value.get("Reading"))
+            for key, value in thresholds.items()
+            if isinstance(value, dict)
         }
         upper = [
             ("critical", limits.get("UpperFatal")),
@@ -174,14 +213,14 @@ def _check_thresholds(verdict, name, reading, unit, item, thresholds):
         ]
     else:
         upper = [
-            ("critical", item.get("UpperThresholdFatal")),
-            ("critical", item.get("UpperThresholdCritical")),
-            ("warning", item.get("UpperThresholdNonCritical")),
+            ("critical", _reading(item.get("UpperThresholdFatal"))),
+            ("critical", _reading(item.get("UpperThresholdCritical"))),
+            ("warning", _reading(item.get("UpperThresholdNonCritical"))),
         ]
         lower = [
-            ("critical", item.get("LowerThresholdFatal")),
-            ("critical", item.get("LowerThresholdCritical")),
-            ("warning", item.get("LowerThresholdNonCritical")),
+            ("critical", _reading(item.get("LowerThresholdFatal"))),
+            ("critical", _reading(item.get("LowerThresholdCritical"))),
+            ("warning", _reading(item.get("LowerThresholdNonCritical"))),
         ]
     unit = unit or ""
     for level, limit in upper:

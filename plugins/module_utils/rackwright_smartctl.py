@@ -6,7 +6,17 @@ Rules follow check_smart, scrutiny and smartctl_exporter (see docs of the disk_h
 JSON is evaluated even when smartctl's exit status is non-zero; only exit bits 0/1 mean "no data".
 """
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json
+import re
+
+from ansible.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    coerce_thresholds,
+    load_json,
+    member,
+    number_field,
+    to_number,
+)
 
 TOOL = "smartctl"
 
@@ -115,25 +125,36 @@ def parse_smartctl_json(text, source=None, thresholds=None, rc=None):
     doc = load_json(text, TOOL, source)
     if not isinstance(doc, dict) or not ("smartctl" in doc or "device" in doc):
         raise ParseError(TOOL, source, None, "not smartctl --json output (no 'smartctl' or 'device' key)")
-    limits = dict(DEFAULT_THRESHOLDS, **(thresholds or {}))
-    meta = doc.get("smartctl") or {}
-    exit_info = decode_exit_status(meta.get("exit_status", rc))
-    device = doc.get("device") or {}
-    protocol = device.get("protocol")
+    return evaluate(doc, source, thresholds, rc)
+
+
+def evaluate(doc, source=None, thresholds=None, rc=None):
+    """Disk dict with health and reasons from a decoded smartctl document (JSON, or built from text).
+
+    Every field is type-checked: a value of the wrong JSON type raises ParseError naming the field.
+    """
+    r = _Reader(source)
+    limits = coerce_thresholds(thresholds, DEFAULT_THRESHOLDS)
+    meta = r.obj(doc, "smartctl")
+    exit_info = decode_exit_status(r.num(meta.get("exit_status", rc), "smartctl.exit_status"))
+    device = r.obj(doc, "device")
+    protocol = device.get("protocol") if isinstance(device.get("protocol"), str) else None
     smart_status = doc.get("smart_status")
-    temperature = (doc.get("temperature") or {}).get("current")
+    temperature = r.num(r.obj(doc, "temperature").get("current"), "temperature.current")
+    passed = smart_status.get("passed") if isinstance(smart_status, dict) else None
     disk = {
-        "device": device.get("name") or source,
-        "type": device.get("type"),
+        "device": _text(device.get("name")) or source,
+        "type": _text(device.get("type")),
         "protocol": protocol,
         "model": _model(doc),
-        "serial": doc.get("serial_number"),
-        "firmware": doc.get("firmware_version"),
-        "capacity_bytes": (doc.get("user_capacity") or {}).get("bytes") or doc.get("nvme_total_capacity"),
-        "rotation_rate": doc.get("rotation_rate"),
-        "power_on_hours": (doc.get("power_on_time") or {}).get("hours"),
+        "serial": _text(doc.get("serial_number")),
+        "firmware": _text(doc.get("firmware_version")),
+        "capacity_bytes": r.num(r.obj(doc, "user_capacity").get("bytes"), "user_capacity.bytes")
+        or r.num(doc.get("nvme_total_capacity"), "nvme_total_capacity"),
+        "rotation_rate": r.num(doc.get("rotation_rate"), "rotation_rate"),
+        "power_on_hours": r.num(r.obj(doc, "power_on_time").get("hours"), "power_on_time.hours"),
         "temperature_c": temperature if temperature and temperature > 0 else None,
-        "smart_passed": smart_status.get("passed") if isinstance(smart_status, dict) else None,
+        "smart_passed": passed if isinstance(passed, bool) else None,
         "percentage_used": None,
         "exit_status": exit_info["rc"],
         "exit_flags": exit_info["flags"],
@@ -141,7 +162,11 @@ def parse_smartctl_json(text, source=None, thresholds=None, rc=None):
     }
     verdict = Verdict()
     if not exit_info["usable"]:
-        errors = [m.get("string", "") for m in meta.get("messages", []) if m.get("severity") == "error"]
+        errors = [
+            (m.get("string") if isinstance(m, dict) else str(m)) or ""
+            for m in r.list(meta, "messages", "smartctl")
+            if not isinstance(m, dict) or m.get("severity") == "error"
+        ]
         detail = errors[0] if errors else "; ".join(exit_info["flags"])
         verdict.add("unknown", f"smartctl returned no device data (exit status {exit_info['rc']}): {detail}")
         disk.update(verdict.as_dict())
@@ -149,46 +174,100 @@ def parse_smartctl_json(text, source=None, thresholds=None, rc=None):
 
     if not isinstance(smart_status, dict) or "passed" not in smart_status:
         verdict.add("unknown", "no SMART health status reported (logical RAID volume or unsupported bridge?)")
-    elif not smart_status["passed"]:
+    elif not isinstance(passed, bool):
+        verdict.add("unknown", f"smart_status.passed is {passed!r}, expected true or false")
+    elif not passed:
         verdict.add("critical", "SMART overall-health self-assessment failed")
     elif exit_info["rc"] & 0x08:
         verdict.add("critical", "smartctl reports DISK FAILING (exit status bit 3)")
 
     if protocol == "NVMe" or "nvme_smart_health_information_log" in doc:
-        _check_nvme(doc.get("nvme_smart_health_information_log") or {}, disk, limits, verdict)
+        evidence = _check_nvme(r, r.obj(doc, "nvme_smart_health_information_log"), disk, limits, verdict)
     elif protocol == "SCSI":
-        _check_scsi(doc, disk, limits, verdict)
+        evidence = _check_scsi(r, doc, disk, limits, verdict)
     else:
-        _check_ata(doc, disk, limits, verdict, exit_info["rc"])
+        evidence = _check_ata(r, doc, disk, limits, verdict, exit_info["rc"])
     evaluate_wear(disk["percentage_used"], limits, verdict)
 
     if exit_info["rc"] & 0x80:
         verdict.add("warning", "self-test log contains errors (smartctl exit status bit 7)")
     if exit_info["rc"] & 0x40 and limits["error_log_warning"]:
         verdict.add("warning", "device error log contains errors (smartctl exit status bit 6)")
+    if verdict.health == "ok":
+        missing = []
+        if not (disk["model"] or disk["serial"]):
+            missing.append("no model or serial number")
+        if not evidence:
+            missing.append(
+                {"NVMe": "no NVMe health log", "SCSI": "no SCSI error counters or defect list"}.get(
+                    protocol, "no SMART attribute table"
+                )
+            )
+        if missing:
+            said = [
+                m["string"]
+                for m in r.list(meta, "messages", "smartctl")
+                if isinstance(m, dict) and m.get("string")
+            ]
+            why = (
+                "smartctl said: " + "; ".join(said)
+                if said
+                else (
+                    "a cut-down or hand-made document cannot vouch for a disk "
+                    "(expected complete smartctl -x output)"
+                )
+            )
+            verdict.add(
+                "unknown",
+                "SMART status says passed, but the output has {}: {}".format(" and ".join(missing), why),
+            )
     disk.update(verdict.as_dict())
     return disk
 
 
+class _Reader:
+    """Type-checked access to a decoded smartctl document; errors name the field and the source."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def obj(self, parent, key, where=None):
+        return member(parent, key, dict, TOOL, self.source, where)
+
+    def list(self, parent, key, where=None):
+        return member(parent, key, list, TOOL, self.source, where)
+
+    def num(self, value, label):
+        return number_field(value, TOOL, self.source, label)
+
+
+def _text(value):
+    return value.strip() or None if isinstance(value, str) else None
+
+
 def _model(doc):
-    model = doc.get("model_name") or doc.get("scsi_model_name")
+    model = _text(doc.get("model_name")) or _text(doc.get("scsi_model_name"))
     if model:
         return model
-    parts = [doc.get(key) for key in ("vendor", "product", "scsi_vendor", "scsi_product")]
-    return " ".join(p.strip() for p in parts if p) or None
+    parts = [_text(doc.get(key)) for key in ("vendor", "product", "scsi_vendor", "scsi_product")]
+    return " ".join(p for p in parts if p) or None
 
 
-def _check_ata(doc, disk, limits, verdict, rc):
-    table = (doc.get("ata_smart_attributes") or {}).get("table") or []
+def _check_ata(r, doc, disk, limits, verdict, rc):
+    table = r.list(r.obj(doc, "ata_smart_attributes"), "table", "ata_smart_attributes")
     attributes = disk["attributes"]
     failing_now = failed_past = False
     wear = []
-    for attr in table:
-        attr_id = attr.get("id")
-        name = attr.get("name") or f"attribute {attr_id}"
-        raw = (attr.get("raw") or {}).get("value")
-        when_failed = attr.get("when_failed") or ""
-        normalized, thresh = attr.get("value"), attr.get("thresh")
+    for index, attr in enumerate(table):
+        where = f"ata_smart_attributes.table[{index}]"
+        if not isinstance(attr, dict):
+            raise ParseError(TOOL, r.source, None, f"'{where}' is not an object")
+        attr_id = r.num(attr.get("id"), where + ".id")
+        name = attr.get("name") if isinstance(attr.get("name"), str) else f"attribute {attr_id}"
+        raw = r.num(r.obj(attr, "raw", where).get("value"), where + ".raw.value")
+        when_failed = attr.get("when_failed") if isinstance(attr.get("when_failed"), str) else ""
+        normalized = r.num(attr.get("value"), where + ".value")
+        thresh = r.num(attr.get("thresh"), where + ".thresh")
         if when_failed == "now":
             failing_now = True
             attributes[name] = raw
@@ -232,18 +311,20 @@ def _check_ata(doc, disk, limits, verdict, rc):
     evaluate_temperature(
         disk["temperature_c"], limits["temperature_warning"], limits["temperature_critical"], verdict
     )
+    return bool(table)
 
 
-def _check_scsi(doc, disk, limits, verdict):
+def _check_scsi(r, doc, disk, limits, verdict):
     attributes = disk["attributes"]
-    defects = doc.get("scsi_grown_defect_list")
+    defects = r.num(doc.get("scsi_grown_defect_list"), "scsi_grown_defect_list")
     if defects is not None:
         attributes["grown_defect_list"] = defects
         if defects > limits["grown_defects_warning"]:
             verdict.add("warning", f"grown defect list {defects} > {limits['grown_defects_warning']}")
-    counters = doc.get("scsi_error_counter_log") or {}
+    counters = r.obj(doc, "scsi_error_counter_log")
     for direction in ("read", "write", "verify"):
-        uncorrected = (counters.get(direction) or {}).get("total_uncorrected_errors")
+        label = f"scsi_error_counter_log.{direction}"
+        uncorrected = r.num(r.obj(counters, direction, label).get("total_uncorrected_errors"), label)
         if uncorrected is None:
             continue
         attributes[f"{direction}_uncorrected_errors"] = uncorrected
@@ -252,10 +333,12 @@ def _check_scsi(doc, disk, limits, verdict):
                 "warning",
                 f"uncorrected {direction} errors {uncorrected} > {limits['uncorrected_errors_warning']}",
             )
-    endurance = doc.get("scsi_percentage_used_endurance_indicator")
+    endurance = r.num(
+        doc.get("scsi_percentage_used_endurance_indicator"), "scsi_percentage_used_endurance_indicator"
+    )
     if endurance is not None:
         disk["percentage_used"] = endurance
-    trip = (doc.get("temperature") or {}).get("drive_trip")
+    trip = r.num(r.obj(doc, "temperature").get("drive_trip"), "temperature.drive_trip")
     current = disk["temperature_c"]
     if current is not None and trip and current >= trip:
         verdict.add("critical", f"temperature {current} C >= drive trip point {trip} C")
@@ -263,9 +346,10 @@ def _check_scsi(doc, disk, limits, verdict):
         evaluate_temperature(
             disk["temperature_c"], limits["temperature_warning"], limits["temperature_critical"], verdict
         )
+    return defects is not None or bool(attributes) or bool(counters)
 
 
-def _check_nvme(log, disk, limits, verdict):
+def _check_nvme(r, log, disk, limits, verdict):
     attributes = disk["attributes"]
     for key in (
         "critical_warning",
@@ -278,23 +362,24 @@ def _check_nvme(log, disk, limits, verdict):
         "data_units_written",
     ):
         if key in log:
-            attributes[key] = log[key]
+            attributes[key] = r.num(log[key], "nvme_smart_health_information_log." + key)
     evaluate_nvme_log(attributes, limits, verdict)
     disk["percentage_used"] = attributes.get("percentage_used")
     if disk["temperature_c"] is None and log.get("temperature"):
-        disk["temperature_c"] = log["temperature"]
+        disk["temperature_c"] = r.num(log["temperature"], "nvme_smart_health_information_log.temperature")
     evaluate_temperature(
         disk["temperature_c"],
         limits["nvme_temperature_warning"],
         limits["nvme_temperature_critical"],
         verdict,
     )
+    return bool(log)
 
 
 def evaluate_nvme_log(values, limits, verdict):
     """Judge NVMe SMART/health log values (smartctl names: critical_warning, media_errors,
     available_spare, available_spare_threshold). Shared with the nvme-cli parser."""
-    warning = values.get("critical_warning") or 0
+    warning = int(values.get("critical_warning") or 0)
     if warning:
         verdict.add(
             "critical",
@@ -328,3 +413,217 @@ def evaluate_temperature(current, warn, crit, verdict):
         verdict.add("critical", f"temperature {current} C >= {crit} C")
     elif current >= warn:
         verdict.add("warning", f"temperature {current} C >= {warn} C")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# smartctl -a / -x plain text (the most common saved form). The text is turned into the JSON document
+# shape above and judged by the same evaluate(), so both forms give the same verdict for the same disk.
+
+_BANNER_RE = re.compile(r"^smartctl \d+\.\d+ ")
+_SECTION_RE = re.compile(r"^=== START OF .* SECTION ===$")
+_HEALTH_RE = re.compile(r"^SMART overall-health self-assessment test result:\s*(\S+)")
+_SCSI_HEALTH_RE = re.compile(r"^SMART Health Status:\s*(.+)$")
+_ATTR_RE = re.compile(r"^\s*(\d{1,3})\s+(\S+)\s+(\S+)\s+(\d+|---)\s+(\d+|---)\s+(\d+|---)\s+(.*)$")
+_SELFTEST_RE = re.compile(r"^#\s*\d+\s+(.+?)\s{2,}(.+?)\s{2,}\d+%")
+_ERROR_COUNT_RE = re.compile(r"^(?:ATA|Device) Error Count:\s*(\d+)")
+_SCSI_COUNTER_RE = re.compile(r"^(read|write|verify):\s+((?:[\d.]+\s+){6}\d+)\s*$")
+_NO_DEVICE = (
+    "Smartctl open device:",
+    "Read Device Identity failed",
+    "Unable to detect device type",
+    "Smartctl: Device Read Identity Failed",
+)
+_READ_FAILED = (
+    "Read SMART Data failed",
+    "Read SMART Thresholds failed",
+    "Read NVMe SMART/Health Information failed",
+)
+_WHEN_FAILED = {"FAILING_NOW": "now", "NOW": "now", "In_the_past": "past", "Past": "past"}
+# "Key:" of the information section -> (document key, kind)
+_INFO_FIELDS = {
+    "Device Model": ("model_name", "text"),
+    "Model Number": ("model_name", "text"),
+    "Product": ("scsi_product", "text"),
+    "Vendor": ("scsi_vendor", "text"),
+    "Serial Number": ("serial_number", "text"),
+    "Serial number": ("serial_number", "text"),
+    "Firmware Version": ("firmware_version", "text"),
+    "Revision": ("firmware_version", "text"),
+    "User Capacity": ("user_capacity", "bytes"),
+    "Total NVM Capacity": ("user_capacity", "bytes"),
+    "Namespace 1 Size/Capacity": ("user_capacity", "bytes"),
+    "Rotation Rate": ("rotation_rate", "rpm"),
+}
+# NVMe "SMART/Health Information" line -> smartctl JSON key
+_NVME_FIELDS = {
+    "Critical Warning": "critical_warning",
+    "Temperature": "temperature",
+    "Available Spare": "available_spare",
+    "Available Spare Threshold": "available_spare_threshold",
+    "Percentage Used": "percentage_used",
+    "Data Units Written": "data_units_written",
+    "Power On Hours": "power_on_hours",
+    "Unsafe Shutdowns": "unsafe_shutdowns",
+    "Media and Data Integrity Errors": "media_errors",
+    "Error Information Log Entries": "num_err_log_entries",
+}
+
+
+def is_smartctl_text(text):
+    """True when the text carries smartctl's banner or one of its '=== START OF ... ===' sections."""
+    for line in text.splitlines()[:40]:
+        line = line.strip()
+        if _BANNER_RE.match(line) or _SECTION_RE.match(line):
+            return True
+    return False
+
+
+def parse_smartctl_text(text, source=None, thresholds=None):
+    """Disk dict from saved ``smartctl -a`` / ``-x`` text (ATA, NVMe, SCSI), judged like the JSON form."""
+    if not is_smartctl_text(text):
+        raise ParseError(
+            TOOL,
+            source,
+            1,
+            "not smartctl output: no 'smartctl X.Y' banner or '=== START OF ... SECTION ===' line "
+            "(expected smartctl --json -x JSON, smartctl -a/-x text or nvme smart-log -o json)",
+        )
+    return evaluate(text_to_doc(text), source, thresholds)
+
+
+def text_to_doc(text):
+    """The smartctl JSON document shape (only the keys evaluate() reads) built from -a/-x text."""
+    doc = {"smartctl": {"exit_status": 0, "messages": []}, "device": {}}
+    meta = doc["smartctl"]
+    table = []
+    nvme = {}
+    scsi_counters = {}
+    in_attributes = False
+    sct_temperature = None
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
+        if not line:
+            in_attributes = False
+            continue
+        if line.startswith(_READ_FAILED):
+            meta["exit_status"] |= 0x04
+            meta["messages"].append({"string": line, "severity": "warning"})
+            continue
+        if line.startswith(_NO_DEVICE):
+            meta["exit_status"] |= 0x02
+            meta["messages"].append({"string": line, "severity": "error"})
+            continue
+        if line.startswith("ID#") and "ATTRIBUTE_NAME" in line:
+            in_attributes = True
+            doc["device"].setdefault("protocol", "ATA")
+            continue
+        if in_attributes:
+            attr = _text_attribute(line)
+            if attr is not None:
+                table.append(attr)
+                continue
+            in_attributes = False
+        match = _HEALTH_RE.match(line)
+        if match:
+            doc["smart_status"] = {"passed": match.group(1).upper().startswith("PASSED")}
+            continue
+        match = _SCSI_HEALTH_RE.match(line)
+        if match:
+            doc["smart_status"] = {"passed": match.group(1).strip().upper() == "OK"}
+            doc["device"]["protocol"] = "SCSI"
+            continue
+        match = _SELFTEST_RE.match(line)
+        if match and re.search(r"failure|Failed", match.group(2)):
+            meta["exit_status"] |= 0x80
+            continue
+        match = _ERROR_COUNT_RE.match(line)
+        if match and int(match.group(1)):
+            meta["exit_status"] |= 0x40
+            continue
+        match = _SCSI_COUNTER_RE.match(line)
+        if match:
+            scsi_counters[match.group(1)] = {
+                "total_uncorrected_errors": to_number(match.group(2).split()[-1])
+            }
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key in _INFO_FIELDS:
+            name, kind = _INFO_FIELDS[key]
+            if name in doc:
+                continue
+            if kind == "text":
+                doc[name] = value
+            elif kind == "bytes":
+                doc[name] = {"bytes": _count(value.split("bytes")[0].split("[")[0])}
+            else:
+                doc[name] = 0 if "Solid State" in value else to_number(value)
+        elif key in _NVME_FIELDS:
+            doc["device"]["protocol"] = "NVMe"
+            number = int(value, 16) if value.lower().startswith("0x") else _count(value.split("[")[0])
+            nvme[_NVME_FIELDS[key]] = number
+        elif key == "Current Temperature":
+            sct_temperature = to_number(value)
+        elif key == "Current Drive Temperature":
+            doc["temperature"] = {"current": to_number(value)}
+        elif key == "Drive Trip Temperature":
+            doc.setdefault("temperature", {})["drive_trip"] = to_number(value)
+        elif key == "Elements in grown defect list":
+            doc["scsi_grown_defect_list"] = to_number(value)
+        elif key == "Percentage used endurance indicator":
+            doc["scsi_percentage_used_endurance_indicator"] = to_number(value)
+        elif key.startswith("Accumulated power on time"):
+            doc["power_on_time"] = {"hours": to_number(value)}
+        elif key == "Transport protocol" or key == "Logical Unit id":
+            doc["device"]["protocol"] = "SCSI"
+    if table:
+        doc["ata_smart_attributes"] = {"table": table}
+        by_id = {attr["id"]: attr["raw"]["value"] for attr in table}
+        current = sct_temperature or by_id.get(194) or by_id.get(190)
+        if current is not None:
+            doc["temperature"] = {"current": current}
+        if by_id.get(9) is not None:
+            doc["power_on_time"] = {"hours": by_id[9]}
+    elif sct_temperature is not None and "temperature" not in doc:
+        doc["temperature"] = {"current": sct_temperature}
+    if nvme:
+        doc["nvme_smart_health_information_log"] = nvme
+        if nvme.get("temperature") is not None:
+            doc["temperature"] = {"current": nvme["temperature"]}
+        if nvme.get("power_on_hours") is not None:
+            doc["power_on_time"] = {"hours": nvme["power_on_hours"]}
+    if scsi_counters:
+        doc["scsi_error_counter_log"] = scsi_counters
+    return doc
+
+
+def _text_attribute(line):
+    """One row of the attribute table, -x brief (FLAGS ... FAIL RAW) or -a (FLAG ... WHEN_FAILED RAW)."""
+    match = _ATTR_RE.match(line)
+    if not match:
+        return None
+    attr_id, name, flags, value, worst, thresh, rest = match.groups()
+    words = rest.split()
+    if flags.startswith("0x"):  # -a: TYPE UPDATED WHEN_FAILED RAW_VALUE
+        when, raw = (words[2], words[3:]) if len(words) >= 4 else ("-", words[2:])
+    else:  # -x brief: FAIL RAW_VALUE
+        when, raw = (words[0], words[1:]) if words else ("-", [])
+    raw_text = " ".join(raw)
+    return {
+        "id": int(attr_id),
+        "name": name,
+        "value": to_number(value),
+        "worst": to_number(worst),
+        "thresh": to_number(thresh),
+        "when_failed": _WHEN_FAILED.get(when, ""),
+        "raw": {"value": to_number(raw_text), "string": raw_text},
+    }
+
+
+def _count(text):
+    """Integer with any thousands separators: "1'000'204'886'016", "4’000’787", "16,000,900" -> int."""
+    digits = re.sub(r"[\s,.'\u2019\u00a0]", "", text.strip().rstrip("%"))
+    digits = re.sub(r"\D.*$", "", digits)
+    return int(digits) if digits else None

@@ -14,7 +14,11 @@ from ansible.module_utils.rackwright_health import ParseError, Verdict
 
 TOOL = "ssacli"
 
-_CONTROLLER_RE = re.compile(r"^(\S.*?) in (.+?)\s*(?:\(sn: [^)]*\))?\s*$")
+# "<model> in Slot N [(Embedded)] [(RAID Mode)] [(sn: ...)]", or an external array "MSA1500 CS in MY STORAGE".
+_CONTROLLER_RE = re.compile(
+    r"^(\S.*?) in (Slot \w+(?: \([^)]*\))*|[A-Z0-9][A-Z0-9 _-]*?)\s*(?:\(sn: [^)]*\))?\s*$"
+)
+_CONTROLLER_WORDS = re.compile(r"Smart ?Array|Smart HBA|SmartRAID|\bMSA\d|\bHPE? |\bMSCC\b|\bE\d{3}i\b")
 _ARRAY_SHORT_RE = re.compile(r"^array (\S+)(?: \((.*)\))?$")
 _ARRAY_DETAIL_RE = re.compile(r"^Array: (\S+)$")
 _LD_SHORT_RE = re.compile(r"^logicaldrive (\d+) \((.*)\)$")
@@ -58,7 +62,11 @@ def parse_ssacli(text, source=None):
             raise ParseError(TOOL, source, lineno, stripped)
         if indent == 0:
             match = _CONTROLLER_RE.match(stripped)
-            if match and ":" not in match.group(1):
+            if (
+                match
+                and ":" not in match.group(1)
+                and (match.group(2).startswith("Slot ") or _CONTROLLER_WORDS.search(match.group(1)))
+            ):
                 ctl = {"name": "{} in {}".format(*match.groups()), "fields": {}}
                 controllers.append(ctl)
                 array = ld = pd = None
@@ -127,7 +135,19 @@ def parse_ssacli(text, source=None):
             ld["level"] = f"RAID {value}"
     if not controllers and "No controllers detected" not in text:
         raise ParseError(TOOL, source, None, "no Smart Array controller header ('<model> in Slot N') found")
-    return _judge(controllers, arrays, drives)
+    result = _judge(controllers, arrays, drives)
+    for ctl, item in zip(controllers, result["controllers"], strict=True):
+        if (
+            not ctl["fields"]
+            and not any(a["controller"] is ctl for a in arrays)
+            and not any(d["controller"] is ctl for d in drives)
+        ):
+            item["health"] = "unknown"
+            item["reasons"] = [
+                "controller header without status, arrays or drives: output cut off? "
+                "(expected ssacli ctrl all show config detail or ctrl all show status)"
+            ]
+    return result
 
 
 def _find_drive(drives, ctl, drive_id):

@@ -11,7 +11,7 @@ A failed storcli *command* is not an array failure: with data present it is only
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json, to_number
+from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json, member, to_number
 
 TOOL = "storcli"
 
@@ -52,15 +52,24 @@ def parse_storcli(text, source=None):
     doc = load_json(text, TOOL, source) if text.lstrip().startswith("{") else _text_to_doc(text, source)
     if not isinstance(doc, dict) or not isinstance(doc.get("Controllers"), list):
         raise ParseError(TOOL, source, None, "no 'Controllers' list: not storcli JSON output")
+    if not doc["Controllers"]:
+        raise ParseError(TOOL, source, None, "'Controllers' is an empty list: no controller reported")
     result = {"controllers": [], "arrays": [], "drives": []}
     for index, entry in enumerate(doc["Controllers"]):
-        _parse_controller(entry, index, result)
+        if not isinstance(entry, dict):
+            raise ParseError(TOOL, source, None, f"'Controllers[{index}]' is not an object")
+        _parse_controller(entry, index, result, source)
     return result
 
 
-def _parse_controller(entry, index, result):
-    status = entry.get("Command Status") or {}
-    data = entry.get("Response Data") or {}
+def _parse_controller(entry, index, result, source):
+    where = f"Controllers[{index}]"
+    status = member(entry, "Command Status", dict, TOOL, source, where)
+    data = member(entry, "Response Data", dict, TOOL, source, where)
+    for key in ("VD LIST", "PD LIST", "Drive Information", "BBU_Info", "Cachevault_Info", "System Overview"):
+        rows = member(data, key, list, TOOL, source, where + ".Response Data")
+        if any(not isinstance(row, dict) for row in rows):
+            raise ParseError(TOOL, source, None, f"'{where}.Response Data.{key}' holds a non-object row")
     cid = status.get("Controller", index)
     prefix = f"/c{cid}"
     basics = data.get("Basics") or {}
@@ -71,6 +80,12 @@ def _parse_controller(entry, index, result):
         "messages": [],
     }
     verdict = Verdict()
+    if status.get("Status") == "Success" and not data:
+        verdict.add(
+            "unknown",
+            "command succeeded but no controller data followed: output cut off? "
+            "(expected storcli /call show all J output)",
+        )
     if status.get("Status") != "Success":
         for detail in status.get("Detailed Status") or [{"ErrMsg": status.get("Description"), "ErrCd": None}]:
             code = detail.get("ErrCd")

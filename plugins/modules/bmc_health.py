@@ -179,22 +179,40 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.rackwright_health import Verdict
 from ansible.module_utils.rackwright_ipmitool import parse_ipmi
-from ansible.module_utils.rackwright_module import first_line, parse_or_fail, read_text, run_tool
+from ansible.module_utils.rackwright_module import (
+    FROM_FILES_SPEC,
+    MAX_INPUT_BYTES,
+    first_line,
+    parse_file,
+    parse_safely,
+    run_tool,
+    saved_paths,
+)
 from ansible.module_utils.rackwright_redfish import parse_redfish, resource_sensors
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
 
+EXPECTED = "ipmitool sdr/sdr elist/sensor/sel elist, FreeIPMI ipmi-sensors/ipmi-sel or Redfish JSON output"
 
-def from_files(module, result):
-    for path in module.params["from_files"]:
-        text = read_text(module, path)
-        fmt = module.params["format"]
-        if fmt == "redfish" or (fmt == "auto" and text.lstrip().startswith("{")):
-            result["sensors"].extend(parse_or_fail(module, parse_redfish, text, path))
-        else:
-            parsed = parse_or_fail(module, parse_ipmi, text, path)
-            result["sensors"].extend(parsed["sensors"])
-            result["events"].extend(parsed["events"])
+
+def parse_saved(text, path, fmt):
+    """``{"sensors", "events", "sel_read"}`` of one saved output."""
+    if fmt == "redfish" or (fmt == "auto" and text.lstrip().startswith(("{", "["))):
+        return {"sensors": parse_redfish(text, path), "events": [], "sel_read": False}
+    parsed = parse_ipmi(text, path)
+    parsed["sel_read"] = parsed["format"] in ("sel", "freeipmi-sel")
+    return parsed
+
+
+def from_files(module, result, paths):
+    for path in paths:
+        parsed, problem = parse_file(path, "bmc_health", EXPECTED, parse_saved, path, module.params["format"])
+        if problem is not None:
+            result["unknown"].append(problem)
+            continue
+        result["sensors"].extend(parsed["sensors"])
+        result["events"].extend(parsed["events"])
+        result["sel_read"] = result["sel_read"] or parsed["sel_read"]
         result["sources"].append(path)
 
 
@@ -219,14 +237,16 @@ def ipmitool(module, result):
     for query in queries:
         rc, out, err = run_tool(module, base + list(query), environ)
         source = "ipmitool {} ({})".format(" ".join(query), target)
-        if "|" not in out:
-            if query[0] == "sel" and rc == 0:
-                continue  # "SEL has no entries"
+        if "|" not in out and not (query[0] == "sel" and rc == 0 and "SEL has no entries" in out):
             result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
             return
-        parsed = parse_or_fail(module, parse_ipmi, out, source)
+        parsed, problem = parse_safely("ipmitool", source, "ipmitool output", parse_ipmi, out, source)
+        if problem is not None:
+            result["unknown"].append(problem)
+            return
         result["sensors"].extend(parsed["sensors"])
         result["events"].extend(parsed["events"])
+        result["sel_read"] = result["sel_read"] or query[0] == "sel"
         result["sources"].append(source)
 
 
@@ -246,27 +266,51 @@ def redfish(module, result):
             validate_certs=params["validate_certs"],
             timeout=params["timeout"],
         )
-        return url, json.loads(response.read())
+        body = response.read(MAX_INPUT_BYTES + 1)
+        if len(body) > MAX_INPUT_BYTES:
+            raise ValueError(f"{url} answered more than {MAX_INPUT_BYTES} bytes")
+        return url, json.loads(body)
+
+    def link(doc, key, url):
+        """The @odata.id of doc[key]; a malformed answer raises ValueError naming the URL and field."""
+        if not isinstance(doc, dict):
+            raise ValueError(f"{url} answered {type(doc).__name__}, expected a JSON object")
+        value = doc.get(key)
+        if value is None:
+            return None
+        target = value.get("@odata.id") if isinstance(value, dict) else None
+        if not isinstance(target, str):
+            raise ValueError(f'{url}: \'{key}\' is {value!r}, expected {{"@odata.id": "/redfish/v1/..."}}')
+        return target
 
     try:
-        _, root = get("/redfish/v1/")
+        root_url, root = get("/redfish/v1/")
+        link(root, "Systems", root_url)
         resources = []
         for collection in ("Systems", "Chassis"):
-            link = (root.get(collection) or {}).get("@odata.id")
-            if not link:
+            target = link(root, collection, root_url)
+            if not target:
                 continue
-            _, members = get(link)
-            for member in members.get("Members", []):
-                url, doc = get(member["@odata.id"])
+            members_url, members = get(target)
+            rows = members.get("Members", []) if isinstance(members, dict) else None
+            if not isinstance(rows, list):
+                raise ValueError(f"{members_url}: 'Members' is {rows!r}, expected a list of links")
+            for index in range(len(rows)):
+                url, doc = get(link({"m": rows[index]}, "m", f"{members_url} Members[{index}]"))
                 resources.append((url, doc))
                 for child in ("Thermal", "Power"):
-                    if collection == "Chassis" and (doc.get(child) or {}).get("@odata.id"):
-                        resources.append(get(doc[child]["@odata.id"]))
-    except (OSError, ValueError, KeyError, UrlConnectionError) as exc:
+                    child_link = link(doc, child, url) if collection == "Chassis" else None
+                    if child_link:
+                        resources.append(get(child_link))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UrlConnectionError) as exc:
         result["unknown"].append(f"Redfish request to {base} failed: {exc}")
         return
     for url, doc in resources:
-        result["sensors"].extend(parse_or_fail(module, resource_sensors, doc, url))
+        sensors, problem = parse_safely("redfish", url, "a Redfish resource", resource_sensors, doc, url)
+        if problem is not None:
+            result["unknown"].append(problem)
+            continue
+        result["sensors"].extend(sensors)
         result["sources"].append(url)
 
 
@@ -274,7 +318,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             format=dict(type="str", default="auto", choices=["auto", "ipmitool", "freeipmi", "redfish"]),
-            from_files=dict(type="list", elements="path"),
+            from_files=FROM_FILES_SPEC,
             host=dict(type="str"),
             port=dict(type="int", default=623),
             interface=dict(type="str", default="lanplus"),
@@ -290,9 +334,10 @@ def main():
         mutually_exclusive=[("from_files", "host"), ("from_files", "redfish_url"), ("host", "redfish_url")],
         supports_check_mode=True,
     )
-    result = {"sensors": [], "events": [], "sources": [], "unknown": []}
-    if module.params["from_files"]:
-        from_files(module, result)
+    result = {"sensors": [], "events": [], "sources": [], "unknown": [], "sel_read": False}
+    paths = saved_paths(module, EXPECTED)
+    if paths is not None:
+        from_files(module, result, paths)
     elif module.params["redfish_url"]:
         redfish(module, result)
     else:
@@ -307,8 +352,15 @@ def main():
     if module.params["sel_affects_health"]:
         for event in result["events"]:
             verdict.absorb(event)
-    if not result["sensors"] and not result["events"] and verdict.health == "ok":
+    # An empty SEL ("SEL has no entries") is a real answer; no sensor and no SEL read at all is not.
+    if (
+        not result["sensors"]
+        and not result["events"]
+        and not result.pop("sel_read")
+        and verdict.health == "ok"
+    ):
         verdict.add("unknown", "no sensors or events found")
+    result.pop("sel_read", None)
     module.exit_json(changed=False, **dict(result, **verdict.as_dict()))
 
 

@@ -191,22 +191,66 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.rackwright_health import ParseError, load_json, rollup
 from ansible.module_utils.rackwright_module import (
+    FROM_FILES_SPEC,
     first_line,
+    parse_file,
     parse_or_fail,
-    read_text,
+    parse_safely,
     run_tool,
+    saved_paths,
+    thresholds_or_fail,
     unknown_result,
 )
 from ansible.module_utils.rackwright_nvme import is_smart_log, parse_smart_log
-from ansible.module_utils.rackwright_smartctl import DEFAULT_THRESHOLDS, parse_scan, parse_smartctl_json
+from ansible.module_utils.rackwright_smartctl import (
+    DEFAULT_THRESHOLDS,
+    parse_scan,
+    parse_smartctl_json,
+    parse_smartctl_text,
+)
+
+EXPECTED = "smartctl --json -x JSON, smartctl -a/-x text or nvme smart-log -o json output"
 
 
 def parse_saved(text, path, thresholds):
-    """Parse one saved document, smartctl JSON or nvme-cli smart-log JSON."""
-    doc = load_json(text, "smartctl", path)
-    if is_smart_log(doc):
-        return parse_smart_log(text, path, thresholds)
-    return parse_smartctl_json(text, path, thresholds)
+    """Parse one saved document: smartctl JSON, smartctl -a/-x text or nvme-cli smart-log JSON."""
+    stripped = text.lstrip()
+    if not stripped:
+        raise ParseError("smartctl", path, None, f"the file is empty (expected {EXPECTED})")
+    if stripped.startswith(("{", "[")):
+        doc = load_json(text, "smartctl", path)
+        if is_smart_log(doc):
+            return parse_smart_log(text, path, thresholds)
+        return parse_smartctl_json(text, path, thresholds)
+    return parse_smartctl_text(text, path, thresholds)
+
+
+def unknown_disk(name, reason, device_type=None):
+    """A disk entry for a disk or file that gave no usable data: health unknown with the reason."""
+    disk = dict.fromkeys(
+        (
+            "protocol",
+            "model",
+            "serial",
+            "firmware",
+            "capacity_bytes",
+            "rotation_rate",
+            "power_on_hours",
+            "temperature_c",
+            "smart_passed",
+            "percentage_used",
+            "exit_status",
+        )
+    )
+    disk.update(
+        device=name, type=device_type, exit_flags=[], attributes={}, health="unknown", reasons=[reason]
+    )
+    return disk
+
+
+def from_file(path, thresholds):
+    disk, problem = parse_file(path, "smartctl", EXPECTED, parse_saved, path, thresholds)
+    return disk if problem is None else unknown_disk(path, problem)
 
 
 def discover(module, smartctl):
@@ -219,7 +263,8 @@ def discover(module, smartctl):
 
 
 def query(module, smartctl, device, thresholds, standby_skip):
-    """Run smartctl on one device and parse it; ParseError is returned, not raised (threads)."""
+    """Run smartctl on one device and judge it. Output that does not parse makes this disk unknown,
+    never the whole module fail: the other disks' verdicts must still be reported."""
     args = [smartctl, "--json", "-x"]
     if device.get("type"):
         args += ["-d", device["type"]]
@@ -227,21 +272,23 @@ def query(module, smartctl, device, thresholds, standby_skip):
         args += ["-n", "standby"]
     args.append(device["name"])
     source = " ".join(["smartctl"] + args[1:])
-    rc, out, err = run_tool(module, args)
-    if not out.strip():
-        return {
-            "device": device["name"],
-            "type": device.get("type"),
-            "health": "unknown",
-            "reasons": [f"smartctl produced no output (exit status {rc}): {first_line(err)}"],
-        }
-    try:
-        disk = parse_smartctl_json(out, source, thresholds, rc=rc)
-    except ParseError as exc:
-        return exc
     # Pass-through disks share one node (/dev/sda with megaraid,0 and megaraid,1): name the slot too.
     passthrough = "," in (device.get("type") or "")
-    disk["device"] = "{} [{}]".format(device["name"], device["type"]) if passthrough else device["name"]
+    name = "{} [{}]".format(device["name"], device["type"]) if passthrough else device["name"]
+    try:
+        rc, out, err = run_tool(module, args)
+    except Exception as exc:  # noqa: BLE001 - one disk's failure must not hide the others
+        return unknown_disk(name, f"{source} could not run: {exc}", device.get("type"))
+    if not out.strip():
+        return unknown_disk(
+            name, f"smartctl produced no output (exit status {rc}): {first_line(err)}", device.get("type")
+        )
+    disk, problem = parse_safely(
+        "smartctl", source, "smartctl --json output", parse_smartctl_json, out, source, thresholds, rc=rc
+    )
+    if problem is not None:
+        return unknown_disk(name, problem, device.get("type"))
+    disk["device"] = name
     return disk
 
 
@@ -253,7 +300,7 @@ def main():
                 elements="dict",
                 options=dict(name=dict(type="str", required=True), type=dict(type="str")),
             ),
-            from_files=dict(type="list", elements="path"),
+            from_files=FROM_FILES_SPEC,
             parallel=dict(type="int", default=8),
             standby_skip=dict(type="bool", default=False),
             thresholds=dict(type="dict", default={}),
@@ -261,16 +308,11 @@ def main():
         mutually_exclusive=[("devices", "from_files")],
         supports_check_mode=True,
     )
-    unknown_keys = sorted(set(module.params["thresholds"]) - set(DEFAULT_THRESHOLDS))
-    if unknown_keys:
-        module.fail_json(msg=f"unknown thresholds {unknown_keys}; valid keys: {sorted(DEFAULT_THRESHOLDS)}")
-    thresholds = module.params["thresholds"]
+    thresholds = thresholds_or_fail(module, DEFAULT_THRESHOLDS)
+    paths = saved_paths(module, EXPECTED)
 
-    if module.params["from_files"]:
-        disks = [
-            parse_or_fail(module, parse_saved, read_text(module, path), path, thresholds)
-            for path in module.params["from_files"]
-        ]
+    if paths is not None:
+        disks = [from_file(path, thresholds) for path in paths]
     else:
         smartctl = module.get_bin_path("smartctl")
         if not smartctl:
@@ -288,9 +330,6 @@ def main():
                     devices,
                 )
             )
-        for disk in disks:
-            if isinstance(disk, ParseError):
-                module.fail_json(msg=str(disk), tool=disk.tool, source=disk.source, line=disk.line)
 
     summary = rollup(disks, "device", empty_health="unknown", empty_reason="no disks found")
     module.exit_json(changed=False, disks=disks, **summary)

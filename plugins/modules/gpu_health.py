@@ -133,29 +133,43 @@ gpus:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.rackwright_health import Verdict
-from ansible.module_utils.rackwright_module import first_line, parse_or_fail, read_text, run_tool
+from ansible.module_utils.rackwright_module import (
+    FROM_FILES_SPEC,
+    first_line,
+    parse_safely,
+    read_input,
+    run_tool,
+    saved_paths,
+    thresholds_or_fail,
+)
 from ansible.module_utils.rackwright_nvidia_smi import DEFAULT_THRESHOLDS, parse_nvidia_smi
+
+EXPECTED = "nvidia-smi -q -x output"
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            from_files=dict(type="list", elements="path"),
+            from_files=FROM_FILES_SPEC,
             expect_gpus=dict(type="bool", default=False),
             thresholds=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
-    unknown_keys = sorted(set(module.params["thresholds"]) - set(DEFAULT_THRESHOLDS))
-    if unknown_keys:
-        module.fail_json(msg=f"unknown thresholds {unknown_keys}; valid keys: {sorted(DEFAULT_THRESHOLDS)}")
+    thresholds = thresholds_or_fail(module, DEFAULT_THRESHOLDS)
+    paths = saved_paths(module, EXPECTED)
     missing = "critical" if module.params["expect_gpus"] else "unknown"
     verdict = Verdict()
     gpus = []
     result = {"changed": False, "gpus": gpus}
     documents = []
-    if module.params["from_files"]:
-        documents = [(read_text(module, path), path) for path in module.params["from_files"]]
+    if paths is not None:
+        for path in paths:
+            text, problem = read_input(path)
+            if problem is not None:
+                verdict.add("unknown", problem)
+            else:
+                documents.append((text, path))
     else:
         binary = module.get_bin_path("nvidia-smi")
         if not binary:
@@ -166,13 +180,20 @@ def main():
                 verdict.add(missing, f"nvidia-smi failed (exit status {rc}): {first_line(out or err)}")
             else:
                 documents = [(out, "nvidia-smi -q -x")]
+    parsed_any = False
     for text, source in documents:
-        parsed = parse_or_fail(module, parse_nvidia_smi, text, source, module.params["thresholds"])
+        parsed, problem = parse_safely(
+            "nvidia-smi", source, EXPECTED, parse_nvidia_smi, text, source, thresholds
+        )
+        if problem is not None:
+            verdict.add("unknown", problem)
+            continue
+        parsed_any = True
         result["driver_version"] = parsed["driver_version"]
         gpus.extend(parsed["gpus"])
     for gpu in gpus:
         verdict.absorb(gpu, "GPU {} {}".format(gpu["index"], gpu["name"]))
-    if documents and not gpus:
+    if parsed_any and not gpus:
         verdict.add(missing, "nvidia-smi reports no GPUs")
     result.update(verdict.as_dict())
     module.exit_json(**result)

@@ -122,17 +122,34 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.rackwright_dmidecode import parse_dmidecode
-from ansible.module_utils.rackwright_health import Verdict
+from ansible.module_utils.rackwright_health import ParseError, Verdict
 from ansible.module_utils.rackwright_lsblk import LSBLK_ARGS, parse_lsblk
 from ansible.module_utils.rackwright_lspci import parse_lspci_mm
-from ansible.module_utils.rackwright_module import first_line, parse_or_fail, read_text, run_tool
+from ansible.module_utils.rackwright_module import (
+    FROM_FILES_SPEC,
+    first_line,
+    parse_file,
+    parse_safely,
+    run_tool,
+    saved_paths,
+)
 from ansible.module_utils.rackwright_nvme import parse_list
 
+EXPECTED = "dmidecode, lsblk -J, nvme list -o json or lspci -mm output"
+PARSERS = {
+    "dmidecode": parse_dmidecode,
+    "lsblk": parse_lsblk,
+    "nvme-list": parse_list,
+    "lspci": parse_lspci_mm,
+}
 
-def detect(text):
+
+def detect(text, path=None):
     """'dmidecode', 'lsblk', 'nvme-list' or 'lspci' from the content of a saved output."""
     stripped = text.lstrip()
-    if stripped.startswith("{"):
+    if not stripped:
+        raise ParseError("hw_inventory", path, None, f"the file is empty (expected {EXPECTED})")
+    if stripped.startswith(("{", "[")):
         try:
             doc = json.loads(text)
         except ValueError:
@@ -143,16 +160,23 @@ def detect(text):
     return "lspci"
 
 
+def parse_saved(text, path):
+    kind = detect(text, path)
+    return kind, PARSERS[kind](text, path)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(from_files=dict(type="list", elements="path")), supports_check_mode=True
-    )
+    module = AnsibleModule(argument_spec=dict(from_files=FROM_FILES_SPEC), supports_check_mode=True)
     verdict = Verdict()
     outputs = []
-    if module.params["from_files"]:
-        for path in module.params["from_files"]:
-            text = read_text(module, path)
-            outputs.append((detect(text), text, path))
+    paths = saved_paths(module, EXPECTED)
+    if paths is not None:
+        for path in paths:
+            parsed, problem = parse_file(path, "hw_inventory", EXPECTED, parse_saved, path)
+            if problem is not None:
+                verdict.add("unknown", problem)
+                continue
+            outputs.append((parsed[0], parsed[1], path))
     else:
         commands = (
             ("dmidecode", ["dmidecode"]),
@@ -166,39 +190,46 @@ def main():
                     verdict.add("unknown", "dmidecode not found in PATH: install dmidecode")
                 continue
             rc, out, err = run_tool(module, [binary] + args[1:])
+            source = " ".join(args)
             if rc != 0:
                 verdict.add("unknown", f"{args[0]} failed (exit status {rc}): {first_line(err or out)}")
                 continue
-            outputs.append((kind, out, " ".join(args)))
+            if kind == "lspci" and not out.strip():
+                outputs.append((kind, {key: [] for key in ("nics", "storage_controllers", "gpus")}, source))
+                continue
+            parsed, problem = parse_safely(kind, source, f"{args[0]} output", PARSERS[kind], out, source)
+            if problem is not None:
+                verdict.add("unknown", problem)
+                continue
+            outputs.append((kind, parsed, source))
 
     result = {"changed": False, "disks": [], "nics": []}
     onboard = []
     lspci_seen = False
-    for kind, text, source in outputs:
+    for kind, parsed, _source in outputs:
         if kind == "dmidecode":
-            inventory = parse_or_fail(module, parse_dmidecode, text, source)
+            inventory = dict(parsed)
             onboard = inventory.pop("onboard_nics")
             verdict.absorb(inventory)
             inventory.pop("health")
             inventory.pop("reasons")
             result.update(inventory)
         elif kind == "lsblk":
-            result["disks"].extend(parse_or_fail(module, parse_lsblk, text, source))
+            result["disks"].extend(parsed)
         elif kind == "nvme-list":
             known = {d["name"] for d in result["disks"]}
-            result["disks"].extend(
-                d for d in parse_or_fail(module, parse_list, text, source) if d["name"] not in known
-            )
+            result["disks"].extend(d for d in parsed if d["name"] not in known)
         else:
             lspci_seen = True
-            devices = parse_or_fail(module, parse_lspci_mm, text, source)
-            result["nics"].extend(devices["nics"])
-            result.setdefault("storage_controllers", []).extend(devices["storage_controllers"])
-            result.setdefault("gpus", []).extend(devices["gpus"])
+            result["nics"].extend(parsed["nics"])
+            result.setdefault("storage_controllers", []).extend(parsed["storage_controllers"])
+            result.setdefault("gpus", []).extend(parsed["gpus"])
     if not lspci_seen:
         result["nics"] = [
             {"slot": None, "vendor": None, "device": name, "revision": None} for name in onboard if name
         ]
+    if not outputs and verdict.health == "ok":
+        verdict.add("unknown", "no inventory source could be read")
     result.update(verdict.as_dict())
     module.exit_json(**result)
 

@@ -142,11 +142,21 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.rackwright_health import ParseError, Verdict
 from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
-from ansible.module_utils.rackwright_module import find_tool, first_line, parse_or_fail, read_text, run_tool
+from ansible.module_utils.rackwright_module import (
+    FROM_FILES_SPEC,
+    find_tool,
+    first_line,
+    parse_file,
+    parse_safely,
+    read_text,
+    run_tool,
+    saved_paths,
+)
 from ansible.module_utils.rackwright_ssacli import parse_ssacli
 from ansible.module_utils.rackwright_storcli import parse_storcli
 
 MDSTAT = "/proc/mdstat"
+EXPECTED = "/proc/mdstat, mdadm --detail, storcli/perccli JSON or text, or ssacli text output"
 STORCLI_NAMES = ("storcli64", "storcli", "perccli64", "perccli")
 SSACLI_NAMES = ("ssacli", "hpssacli", "hpacucli")
 
@@ -161,12 +171,17 @@ def detect_format(text, path):
     if stripped.startswith("{") or re.search(r"^(Controller|CLI Version) = ", text, re.MULTILINE):
         return "storcli"
     if re.search(
-        r"( in Slot | in [A-Z ]+$|^Error: No controllers detected|logicaldrive |physicaldrive )",
+        r"(^\S.* in Slot \w+|^Error: No controllers detected|^\s+logicaldrive \d+ |^\s+physicaldrive \S+)",
         text,
         re.MULTILINE,
     ):
         return "ssacli"
-    raise ParseError("raid_health", path, None, "cannot tell which RAID tool produced this file; set format")
+    raise ParseError(
+        "raid_health",
+        path,
+        None,
+        f"cannot tell which RAID tool produced this file (expected {EXPECTED}); set format",
+    )
 
 
 def parse_text(fmt, text, source):
@@ -178,6 +193,29 @@ def parse_text(fmt, text, source):
     if fmt == "storcli":
         return parse_storcli(text, source)
     return parse_ssacli(text, source)
+
+
+def parse_any(text, path, fmt):
+    """Detect (unless forced) and parse one saved output; an output that names nothing fails."""
+    file_format = fmt if fmt != "auto" else detect_format(text, path)
+    parsed = parse_text(file_format, text, path)
+    stated_empty = file_format == "mdstat" or "No controllers detected" in text
+    if not any(parsed[key] for key in ("arrays", "controllers", "drives")) and not stated_empty:
+        raise ParseError(
+            file_format,
+            path,
+            None,
+            "no controller, array or drive in the output: cut off or not {}".format(
+                "storcli/perccli output" if file_format == "storcli" else f"{file_format} output"
+            ),
+        )
+    return parsed
+
+
+def from_file(path, fmt):
+    """Parsed dict of one saved output, or the reason (str) it gave no usable data."""
+    parsed, problem = parse_file(path, "raid_health", EXPECTED, parse_any, path, fmt)
+    return parsed if problem is None else problem
 
 
 def merge_detail(array, detail):
@@ -199,15 +237,24 @@ def merge_detail(array, detail):
 def read_md(module, result):
     """Live /proc/mdstat, enriched by mdadm --detail."""
     text = read_text(module, MDSTAT)
+    arrays, problem = parse_safely("mdstat", MDSTAT, "/proc/mdstat", parse_mdstat, text, MDSTAT)
+    if problem:
+        result["unknown"].append(problem)
+        return
     result["sources"].append(MDSTAT)
-    arrays = parse_or_fail(module, parse_mdstat, text, MDSTAT)
     mdadm = find_tool(module, ["mdadm"]) if module.params["mdadm_detail"] else None
     for index, array in enumerate(arrays):
         if mdadm and array["level"] != "container":
             rc, out, err = run_tool(module, [mdadm, "--detail", "/dev/{}".format(array["name"])])
             source = "mdadm --detail /dev/{}".format(array["name"])
             if out.strip() and rc in (0, 1, 2):
-                arrays[index] = merge_detail(array, parse_or_fail(module, parse_mdadm_detail, out, source))
+                detail, problem = parse_safely(
+                    "mdadm", source, "mdadm --detail output", parse_mdadm_detail, out, source
+                )
+                if problem:
+                    result["unknown"].append(problem)
+                    continue
+                arrays[index] = merge_detail(array, detail)
                 result["sources"].append(source)
     result["arrays"].extend(arrays)
 
@@ -220,7 +267,10 @@ def read_storcli(module, result, binary):
         if not out.lstrip().startswith("{"):
             result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
             continue
-        parsed = parse_or_fail(module, parse_storcli, out, source)
+        parsed, problem = parse_safely("storcli", source, "storcli JSON output", parse_storcli, out, source)
+        if problem:
+            result["unknown"].append(problem)
+            continue
         result["sources"].append(source)
         if query.startswith("/call/"):  # per-drive error counters replace the PD LIST rows
             detailed = {d["device"]: d for d in parsed["drives"]}
@@ -239,7 +289,10 @@ def read_ssacli(module, result, binary):
     if rc != 0 and "No controllers detected" not in out:
         result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
         return
-    parsed = parse_or_fail(module, parse_ssacli, out, source)
+    parsed, problem = parse_safely("ssacli", source, "ssacli text output", parse_ssacli, out, source)
+    if problem:
+        result["unknown"].append(problem)
+        return
     result["sources"].append(source)
     for key in ("arrays", "controllers", "drives"):
         result[key].extend(parsed[key])
@@ -249,18 +302,20 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             format=dict(type="str", default="auto", choices=["auto", "mdstat", "mdadm", "storcli", "ssacli"]),
-            from_files=dict(type="list", elements="path"),
+            from_files=FROM_FILES_SPEC,
             mdadm_detail=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
     fmt = module.params["format"]
     result = {"arrays": [], "controllers": [], "drives": [], "sources": [], "unknown": []}
-    if module.params["from_files"]:
-        for path in module.params["from_files"]:
-            text = read_text(module, path)
-            file_format = fmt if fmt != "auto" else parse_or_fail(module, detect_format, text, path)
-            parsed = parse_or_fail(module, parse_text, file_format, text, path)
+    paths = saved_paths(module, EXPECTED)
+    if paths is not None:
+        for path in paths:
+            parsed = from_file(path, fmt)
+            if isinstance(parsed, str):
+                result["unknown"].append(parsed)
+                continue
             result["sources"].append(path)
             for key in ("arrays", "controllers", "drives"):
                 result[key].extend(parsed[key])

@@ -85,12 +85,37 @@ def test_disk_health_explicit_megaraid_devices(monkeypatch, run_module):
     assert result["health"] == "warning"
 
 
-def test_parse_error_in_live_output_fails_cleanly(monkeypatch, run_module):
+def test_unparseable_live_output_makes_that_disk_unknown(monkeypatch, run_module):
     monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/sbin/" + name)
     monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kw: (0, "{not json", ""))
     result = run_module(disk_health, {"devices": [{"name": "/dev/sda"}]})
-    assert result["failed"] is True
-    assert result["msg"].startswith("smartctl output in smartctl --json -x /dev/sda line 1: invalid JSON")
+    assert result.get("failed") is not True
+    assert result["health"] == "unknown"
+    assert result["disks"][0]["device"] == "/dev/sda"
+    assert result["reasons"][0].startswith(
+        "/dev/sda: smartctl output in smartctl --json -x /dev/sda line 1: invalid JSON"
+    )
+
+
+def test_one_unreadable_disk_does_not_hide_another_disks_failure(monkeypatch, run_module):
+    """Probe case disk-live-fake-smartctl: fake0 SMART FAILED, fake1 prints one line of text."""
+    failed = fixture_text("smartctl/sata-hdd-smart-failed-reallocated-now-pending-8.json")
+
+    def fake_run_command(self, args, environ_update=None, **kwargs):
+        if args[-1] == "/dev/fake0":
+            return 8, failed, ""
+        return 0, "smartctl: this is not JSON\n", ""
+
+    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/sbin/" + name)
+    monkeypatch.setattr(AnsibleModule, "run_command", fake_run_command)
+    result = run_module(disk_health, {"devices": [{"name": "/dev/fake0"}, {"name": "/dev/fake1"}]})
+    assert result["health"] == "critical"
+    assert [d["health"] for d in result["disks"]] == ["critical", "unknown"]
+    assert "/dev/fake0: SMART overall-health self-assessment failed" in result["reasons"]
+    assert any(
+        r.startswith("/dev/fake1: smartctl output in smartctl --json -x /dev/fake1 line 1: invalid JSON")
+        for r in result["reasons"]
+    ), result["reasons"]
 
 
 def test_bmc_local_device_missing_is_unknown(monkeypatch, run_module):
