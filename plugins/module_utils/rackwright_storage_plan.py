@@ -291,11 +291,12 @@ def _int_or_none(value):
 def md_array_view(st, md_path, detail):
     """The facts the redundancy check needs, from ``mdadm --detail --export`` plus the kernel's sysfs.
 
-    mdadm prints a member's ROLE as its slot number only while it is in sync (else ``spare``: faulty,
-    rebuilding and spare members alike); the module adds the kernel's view, /sys/block/mdX/md/: per member
-    ``dev-Y/state`` and ``dev-Y/slot`` (MD_DEVICE_dev_Y_STATE, _SLOT) and the array's ``sync_action``,
-    ``sync_completed``, ``raid_disks`` and ``layout`` (MD_SYSFS_<name>). Either source alone is enough to tell
-    in-sync members from the rest; sysfs tells faulty, rebuilding and spare apart.
+    mdadm 4.2 prints a member's ROLE as its slot number while it is in sync *or being rebuilt* (measured on
+    the lab: a recovering member has ROLE=1), ``spare`` for faulty and spare members. Only the kernel tells
+    them apart, so the module adds /sys/block/mdX/md/: per member ``dev-Y/state`` and ``dev-Y/slot``
+    (MD_DEVICE_dev_Y_STATE, _SLOT) and the array's ``sync_action``, ``sync_completed``, ``raid_disks`` and
+    ``layout`` (MD_SYSFS_<name>). Without them a numbered member is ``active`` (in sync or rebuilding: not
+    known) and ``kernel_state`` is false; member_removal_refusal then never lets an active member go.
     """
     members = []
     for key, dev in sorted(detail.items()):
@@ -309,8 +310,10 @@ def md_array_view(st, md_path, detail):
             slot = int(role)
         if "faulty" in flags:
             state = "faulty"
-        elif "in_sync" in flags or (not flags and role.isdigit()):
+        elif "in_sync" in flags:
             state = "in_sync"
+        elif not flags and role.isdigit():
+            state = "active"  # in sync or rebuilding: only the kernel's member state says which
         elif role == "journal" or "journal" in flags:
             state = "journal"
         elif flags:
@@ -327,6 +330,8 @@ def md_array_view(st, md_path, detail):
         "layout": _int_or_none(detail.get("MD_SYSFS_layout")),
         "sync_action": (detail.get("MD_SYSFS_sync_action") or "").strip() or None,
         "sync_completed": (detail.get("MD_SYSFS_sync_completed") or "").strip() or None,
+        "kernel_state": bool(detail.get("MD_SYSFS_sync_action"))
+        and all(m["state"] != "active" for m in members),
         "members": members,
     }
 
@@ -405,14 +410,14 @@ def member_removal_refusal(view, path, given=None):
     have no redundancy at all.
     """
     member = next((m for m in view["members"] if m["path"] == path), None)
-    if member is None or member["state"] != "in_sync":
+    if member is None or member["state"] not in ("in_sync", "active"):
         return None
     label = (
         f"{view['device']} ({view['kernel_device']}, RAID{view['level']}, {view['raid_disks']} slots; "
         f"members: {describe_members(view)})"
     )
     name = f"{given} ({path})" if given and given != path else path
-    head = f"refusing to fail and remove {name} (slot {member['slot']}, in_sync) from {label}"
+    head = f"refusing to fail and remove {name} (slot {member['slot']}, {member['state']}) from {label}"
     if view["level"] not in LEVEL_TOLERANCE:
         return (
             f"{head}: RAID level {view['level'] or 'unknown'} has no redundancy; failing any member destroys "
@@ -432,7 +437,8 @@ def member_removal_refusal(view, path, given=None):
             "was changed. Wait until /proc/mdstat shows the array complete and idle, then run the "
             "replacement again."
         )
-    in_sync = {m["slot"] for m in view["members"] if m["state"] == "in_sync" and m["slot"] is not None}
+    copies = ("in_sync", "active")  # an active member of unknown sync state is counted here, refused below
+    in_sync = {m["slot"] for m in view["members"] if m["state"] in copies and m["slot"] is not None}
     before, lost = _data_survives(view, in_sync)
     if not before:
         return (
@@ -440,9 +446,16 @@ def member_removal_refusal(view, path, given=None):
             "work on a failed array. Nothing was changed. Restore from a backup."
         )
     survives, why = _data_survives(view, in_sync - {member["slot"]})
+    if survives and not view.get("kernel_state", True):
+        return (
+            f"{head}: the kernel's state of {view['kernel_device']} (/sys/block/"
+            f"{view['kernel_device'].rsplit('/', 1)[-1]}/md: member state, sync_action) was not read, so "
+            "whether each member is in sync and whether a rebuild runs is not known. Nothing was changed. "
+            "Run again as root on a host where /sys/block/mdX/md is readable."
+        )
     if survives:
         return None
-    faulty = [m["path"] for m in others if m["state"] != "in_sync"]
+    faulty = [m["path"] for m in others if m["state"] not in copies]
     first = (
         f"replace the member{'s' if len(faulty) > 1 else ''} that already failed first ({', '.join(faulty)}: "
         "name it as the failed device, or name none and faulty members are removed)"
@@ -1010,6 +1023,14 @@ def plan_replace(spec, state):
         state = next(m["state"] for m in view["members"] if m["path"] == failed)
         if refusal:
             planner.refusals.append(refusal)
+        elif state == "in_sync" and new in members and new != failed:
+            planner.refusals.append(
+                f"refusing to fail {failed_given} ({failed}) of {target}: the new disk {new_given} ({new}) "
+                f"is already in it ({members[new] or 'member'}; members: {describe_members(view)}), so "
+                "nothing would replace the failed member and the array would only lose a copy. Nothing was "
+                "changed. "
+                "Check the names: the new disk must be a disk outside the array."
+            )
         else:
             if state == "rebuilding":
                 planner.warnings.append(

@@ -23,7 +23,13 @@ description:
   - Re-running after an interruption continues where the last run stopped (an existing array is adopted, a
     blank array gets its PV, and so on).
   - O(operation=replace) replaces a member of an md array (fail, remove, add the new disk); the rebuild is
-    started, not awaited.
+    started, not awaited. It reads the kernel's view of the array (member state and slot, C(sync_action) and
+    C(layout) under C(/sys/block/mdX/md)) and fails before any command, in check mode too, rather than fail
+    or remove a member the array cannot spare. That is the last in-sync copy of any data for its level (the
+    last in-sync member of a RAID1 or of a RAID10 mirror set, any member of a RAID4/5 once a slot is empty
+    or of a RAID6 once two are), any in-sync member while a rebuild, resync or reshape runs, and any member
+    of a RAID0. The message names the array, every member's state and slot, and what to do instead. A new
+    disk that belongs to another array (directly or through a partition) is refused.
   - Mount points, fstab and mdadm.conf are left to the calling role; the module returns the UUIDs it needs.
 version_added: "1.0.0"
 author: rackwright contributors
@@ -112,7 +118,9 @@ options:
     description: For O(operation=replace), the array name (C(data) or C(/dev/md/data)).
     type: str
   failed_device:
-    description: For O(operation=replace), the member to fail and remove (may already be gone).
+    description:
+      - For O(operation=replace), the member to fail and remove (may already be gone; empty removes the
+        members the kernel marked faulty). Refused while the array cannot spare it.
     type: str
   new_device:
     description: For O(operation=replace), the new disk (C(serial:XYZ) or a stable path).
@@ -270,7 +278,8 @@ def collect(module):
     lsblk = find_tool(module, ["lsblk"])
     if not lsblk:
         module.fail_json(msg="lsblk not found (util-linux)")
-    run_tool(module, ["udevadm", "settle", "--timeout=20"])
+    if find_tool(module, ["udevadm"]):  # without udev (a container) there are no pending events to settle
+        run_tool(module, ["udevadm", "settle", "--timeout=20"])
     state["lsblk"] = tool_json(module, [lsblk, "-J", "-b", "-O"])
     paths = []
 
