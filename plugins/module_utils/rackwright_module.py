@@ -11,6 +11,7 @@ order mark, as PowerShell redirects write, is decoded too; undecodable bytes bec
 
 import codecs
 import os
+import re
 import stat
 
 from ansible.module_utils.rackwright_health import ParseError, coerce_thresholds
@@ -129,7 +130,7 @@ def parse_safely(tool, source, expected, parser, *args, **kwargs):
         message = "{} output in {}: not understood ({}: {})".format(
             tool, source or "<input>", type(exc).__name__, str(exc)[:200]
         )
-    if "expected" not in message:
+    if not re.search(r"\bexpected\b", message):
         message += f" (expected {expected})"
     return None, message
 

@@ -68,7 +68,7 @@ def parse_smart_log(text, source=None, thresholds=None, device=None):
     used = attributes.get("percentage_used")
     evaluate_wear(used, limits, verdict)
     kelvin = to_decimal(doc.get("temperature"))
-    temperature = kelvin - KELVIN if kelvin else None
+    temperature = round(kelvin - KELVIN, 1) if kelvin else None
     evaluate_temperature(
         temperature, limits["nvme_temperature_warning"], limits["nvme_temperature_critical"], verdict
     )

@@ -119,6 +119,7 @@ reasons:
 """
 
 import json
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.rackwright_dmidecode import parse_dmidecode
@@ -157,7 +158,15 @@ def detect(text, path=None):
         return "nvme-list" if isinstance(doc, dict) and "Devices" in doc else "lsblk"
     if "DMI type" in text or stripped.startswith("# dmidecode"):
         return "dmidecode"
-    return "lspci"
+    if re.match(r"(?:[0-9a-fA-F]{4,}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7] ", stripped):
+        return "lspci"
+    first = stripped.splitlines()[0][:60]
+    raise ParseError(
+        "hw_inventory",
+        path,
+        None,
+        f"cannot tell which tool produced this file (expected {EXPECTED}), starts {first!r}",
+    )
 
 
 def parse_saved(text, path):
