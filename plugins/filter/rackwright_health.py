@@ -70,7 +70,9 @@ def health_rollup(results):
             health = "unknown"
         groups[health].append(host)
         if isinstance(result, dict) and result.get("reasons"):
-            reasons[host] = list(result["reasons"])
+            reasons[host] = _reasons(result["reasons"])
+        elif isinstance(result, dict) and result.get("failed") and result.get("msg"):
+            reasons[host] = [f"check failed: {result['msg']}"]
     rollup = dict(groups)
     rollup["counts"] = {state: len(hosts) for state, hosts in groups.items()}
     rollup["counts"]["total"] = len(results)
@@ -90,40 +92,87 @@ _ANSIBLE_RESULT_KEYS = (
 )
 
 
+def _reasons(value):
+    """A result's reasons as a list of strings (a lone string is one reason, not a list of characters)."""
+    if isinstance(value, (list, tuple)):
+        return [str(reason) for reason in value]
+    return [str(value)] if value else []
+
+
+def _check_verdict(result):
+    """health/reasons of one check's result; a failed or malformed result is unknown, never dropped."""
+    if result.get("failed") or result.get("unreachable"):
+        return "unknown", ["check failed: {}".format(result.get("msg") or "no message")]
+    health = result.get("health")
+    if health not in SEVERITY:
+        return "unknown", [f"result has health {health!r}, expected one of {', '.join(SEVERITY)}"]
+    return health, _reasons(result.get("reasons"))
+
+
 def health_summary(checks):
-    """One host's verdict from ``{check: module result}``: worst health, reasons named by check."""
+    """One host's verdict from ``{check: module result}``: worst health, reasons named by check.
+
+    A check that failed (or returned no valid health) counts as unknown with its error as the reason, so a
+    broken check can never leave the host looking ok.
+    """
     if not isinstance(checks, dict):
         raise AnsibleFilterError(
             f"health_summary expects a dict check -> result, not {type(checks).__name__}"
         )
-    ran = {
-        name: {k: v for k, v in result.items() if k not in _ANSIBLE_RESULT_KEYS}
-        for name, result in checks.items()
-        if isinstance(result, dict) and not result.get("skipped")
-    }
-    verdicts = [r for r in ran.values() if "health" in r]
+    ran = {}
+    verdicts = []
+    reasons = []
+    for name, result in checks.items():
+        if not isinstance(result, dict) or result.get("skipped"):
+            continue
+        health, why = _check_verdict(result)
+        ran[name] = {k: v for k, v in result.items() if k not in _ANSIBLE_RESULT_KEYS}
+        ran[name].update(health=health, reasons=why)
+        verdicts.append(health)
+        reasons.extend(f"{name}: {reason}" for reason in why)
     return {
         "health": worst_health(verdicts) if verdicts else "unknown",
-        "reasons": [f"{name}: {reason}" for name, res in ran.items() for reason in res.get("reasons", [])],
+        "reasons": reasons,
         "checks": ran,
     }
 
 
+def _number(value, what, device):
+    """A number from a number or numeric string; AnsibleFilterError naming the field otherwise."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(
+            f"disk_wear_forecast: {device or 'disk'} {what} is {value!r}, expected a number"
+        ) from None
+
+
 def _wear_used(disk):
     """(percent used, where it came from) or (None, reason)."""
+    device = disk.get("device")
     if disk.get("percentage_used") is not None:
-        return float(disk["percentage_used"]), "percentage_used"
+        return _number(disk["percentage_used"], "percentage_used", device), "percentage_used"
     attributes = disk.get("attributes") or {}
     for name in WEAR_ATTRIBUTES:
-        if attributes.get(name) is not None:
-            return float(max(0, min(100, 100 - attributes[name]))), name
+        if isinstance(attributes, dict) and attributes.get(name) is not None:
+            return float(max(0, min(100, 100 - _number(attributes[name], name, device)))), name
     return None, "no endurance indicator (NVMe percentage_used or SSD wear attribute)"
 
 
 def _forecast(disk, today):
+    if not isinstance(disk, dict):
+        raise AnsibleFilterError(
+            f"disk_wear_forecast expects disk dicts (disk_health's disks), got {type(disk).__name__} {disk!r}"
+        )
     device = disk.get("device")
     used, origin = _wear_used(disk)
-    hours = disk.get("power_on_hours")
+    hours = _number(disk.get("power_on_hours"), "power_on_hours", device)
+    if hours is not None:
+        hours = int(hours) if hours == int(hours) else hours
     result = {
         "device": device,
         "percentage_used": used,
@@ -142,8 +191,13 @@ def _forecast(disk, today):
             days_remaining=0, replace_by=today.isoformat(), reason=f"endurance exhausted ({used:g}% used)"
         )
         return result
-    if not hours:
-        result["reason"] = "power_on_hours unknown: cannot derive a wear rate"
+    if not hours or hours < 0:
+        result["reason"] = (
+            f"power_on_hours {'unknown' if hours is None else hours}: cannot derive a wear rate"
+        )
+        return result
+    if hours < 24 * 30:
+        result["reason"] = f"only {hours:g} power-on hours: too little history to derive a wear rate"
         return result
     if used <= 0:
         result["reason"] = f"no measurable wear yet (0% used after {hours} power-on hours)"
@@ -165,7 +219,12 @@ def disk_wear_forecast(disks, today=None):
     ``today`` (ISO date string) fixes the reference date; the default is the current date.
     Fields are null, with ``reason`` explaining why, when no forecast can be derived.
     """
-    reference = datetime.date.fromisoformat(today) if today else datetime.date.today()
+    try:
+        reference = datetime.date.fromisoformat(str(today)) if today else datetime.date.today()
+    except ValueError:
+        raise AnsibleFilterError(
+            f"disk_wear_forecast: today must be a date YYYY-MM-DD, got {today!r}"
+        ) from None
     if isinstance(disks, dict):
         return _forecast(disks, reference)
     if not isinstance(disks, (list, tuple)):

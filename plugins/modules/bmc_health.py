@@ -25,10 +25,14 @@ description:
     are
     listed with health C(unknown) and do not affect the overall verdict."
   - "SEL: asserted events are judged by the same words; a later Deasserted event for the same sensor and
-    description clears the earlier one. FreeIPMI's Nominal/Warning/Critical state is used as is."
+    description clears every earlier assertion of it. A chassis intrusion still asserted is critical; one
+    deasserted later stays a warning until the SEL is cleared (confirm the opening was authorised). C(SEL has
+    no entries) is a valid, healthy answer. FreeIPMI's Nominal/Warning/Critical state is used as is."
   - "Redfish: component Health OK/Warning/Critical (anything else is critical), State Absent skipped, readings
     checked against the resource's own thresholds."
-  - A missing ipmitool, an unreachable BMC or a missing /dev/ipmi0 give health C(unknown) with the reason.
+  - A missing ipmitool, an unreachable BMC or a missing /dev/ipmi0 give health C(unknown) with the reason;
+    so does a Redfish answer of the wrong shape (a list, HTML, a link or Status that is not an object), named
+    with its URL and field. Redfish answers are read up to 8 MiB.
 version_added: "1.0.0"
 author: rackwright contributors
 options:
@@ -38,7 +42,14 @@ options:
     choices: [auto, ipmitool, freeipmi, redfish]
     default: auto
   from_files:
-    description: Paths of saved ipmitool/FreeIPMI text or Redfish JSON to parse instead of querying a BMC.
+    description:
+      - Paths of saved ipmitool/FreeIPMI text or Redfish JSON to parse instead of querying a BMC.
+      - Each file must be a regular file of at most 8 MiB (a FIFO, device, directory or larger file is
+        refused without blocking or reading it). A file that cannot be read, is empty, cut off, of another
+        tool or no tool output at all gives health C(unknown) with a reason naming the file and what was
+        expected; the other files are still judged.
+      - An empty list is an error (it never falls back to querying the host the module runs on); a single
+        string is read as one path.
     type: list
     elements: path
   host:

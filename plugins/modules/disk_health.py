@@ -13,8 +13,9 @@ description:
   - Runs C(smartctl --json -x) on every disk found by C(smartctl --scan-open --json), or on the disks given in
     O(devices) (for example drives behind a MegaRAID or Smart Array controller), in parallel from one module
     run.
-  - Alternatively parses saved C(smartctl --json -x) documents (or C(nvme smart-log -o json) output) given in
-    O(from_files).
+  - Alternatively parses saved C(smartctl --json -x) documents, C(smartctl -a)/C(-x) text (the form most
+    often saved; the self-test log, ATA error count and attribute table are read from it) or
+    C(nvme smart-log -o json) output given in O(from_files).
   - The JSON is evaluated even when smartctl exits non-zero; only exit-status bits 0/1 (command line error,
     device open failed) mean "no data" and give health C(unknown). Bit 3 (disk failing) is critical, bit 7
     (self-test errors) a warning, bit 6 (error log entries) is ignored unless O(thresholds.error_log_warning).
@@ -26,7 +27,13 @@ description:
     spare below its threshold are critical, media errors warn; endurance used (NVMe percentage_used, SAS
     endurance indicator or SSD wear attributes 177/231/233/202) and temperature are checked against
     thresholds."
-  - A missing smartctl gives health C(unknown) with the reason; the module never fails for it.
+  - A missing smartctl gives health C(unknown) with the reason; the module never fails for it. A disk whose
+    smartctl output cannot be parsed is reported as C(unknown) beside the other disks' verdicts, never
+    hiding them.
+  - A document that says PASSED but carries no model/serial or no attribute table / health log (a cut-down
+    or hand-made file) gives C(unknown), as it cannot vouch for a disk.
+  - O(thresholds) values may be numbers or numeric strings (as AWX surveys and C(-e key=value) give them);
+    anything else fails the module naming the key.
   - Read-only; always returns RV(ignore:changed=false).
 version_added: "1.0.0"
 author: rackwright contributors
@@ -49,8 +56,15 @@ options:
         type: str
   from_files:
     description:
-      - Paths of saved C(smartctl --json -x) or C(nvme smart-log -o json) outputs to parse instead of
-        running smartctl.
+      - Paths of saved C(smartctl --json -x) JSON, C(smartctl -a) / C(smartctl -x) text (SATA, NVMe, SAS) or
+        C(nvme smart-log -o json) outputs to parse instead of running smartctl. Text and JSON of the same
+        disk are judged by the same rules.
+      - Each file must be a regular file of at most 8 MiB (a FIFO, device, directory or larger file is
+        refused without blocking or reading it). A file that cannot be read, is empty, cut off, of another
+        tool or no tool output at all gives health C(unknown) with a reason naming the file and what was
+        expected; the other files are still judged.
+      - An empty list is an error (it never falls back to querying the host the module runs on); a single
+        string is read as one path.
     type: list
     elements: path
   parallel:

@@ -11,6 +11,8 @@ module: gpu_health
 short_description: Judge NVIDIA GPU health from C(nvidia-smi -q -x)
 description:
   - Runs C(nvidia-smi -q -x) when nvidia-smi is installed, or parses saved XML given in O(from_files).
+  - A C(<gpu>) entry without product name/UUID, or without temperature, ECC and clock data (a cut-down
+    document), gives C(unknown) rather than C(ok). Threshold values may be numeric strings.
   - Handles the old schema (driver 418, no DOCTYPE, C(clocks_throttle_reasons)) and the new ones
     (schema v11-v13, C(clocks_event_reasons), C(gpu_power_readings), Ampere+ SRAM/DRAM ECC counters, MIG).
   - "Verdicts (after dcgm-exporter and NVIDIA field diagnostics): uncorrectable ECC errors (volatile or
@@ -28,7 +30,15 @@ version_added: "1.0.0"
 author: rackwright contributors
 options:
   from_files:
-    description: Paths of saved C(nvidia-smi -q -x) XML to parse instead of running nvidia-smi.
+    description:
+      - Paths of saved C(nvidia-smi -q -x) XML to parse instead of running nvidia-smi (UTF-8, or UTF-16 with
+        a byte order mark as a PowerShell redirect writes it).
+      - Each file must be a regular file of at most 8 MiB (a FIFO, device, directory or larger file is
+        refused without blocking or reading it). A file that cannot be read, is empty, cut off, of another
+        tool or no tool output at all gives health C(unknown) with a reason naming the file and what was
+        expected; the other files are still judged.
+      - An empty list is an error (it never falls back to querying the host the module runs on); a single
+        string is read as one path.
     type: list
     elements: path
   expect_gpus:

@@ -20,12 +20,21 @@ description:
     the
     chassis boot-up/power-supply/thermal states. Dell BIOSes report every PSU as C(Present, Unknown); use
     M(bmc_health) for live PSU state."
-  - A missing dmidecode gives health C(unknown) with the reason; lsblk and lspci are optional.
+  - A missing dmidecode gives health C(unknown) with the reason; lsblk and lspci are optional. A saved file
+    that is empty or none of the four formats gives C(unknown) naming the file and the formats expected.
 version_added: "1.0.0"
 author: rackwright contributors
 options:
   from_files:
-    description: Paths of saved dmidecode, lsblk JSON, nvme list JSON or lspci -mm outputs.
+    description:
+      - Paths of saved dmidecode, lsblk JSON, nvme list JSON or lspci -mm outputs. A dmidecode dump with
+        fewer structures than its header announces is refused as cut off.
+      - Each file must be a regular file of at most 8 MiB (a FIFO, device, directory or larger file is
+        refused without blocking or reading it). A file that cannot be read, is empty, cut off, of another
+        tool or no tool output at all gives health C(unknown) with a reason naming the file and what was
+        expected; the other files are still judged.
+      - An empty list is an error (it never falls back to querying the host the module runs on); a single
+        string is read as one path.
     type: list
     elements: path
 notes:

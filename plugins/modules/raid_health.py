@@ -26,6 +26,13 @@ description:
     rebuilding and cache/battery status other than OK warn."
   - A failing storcli command that still returns data is recorded in the controller's C(messages) only.
   - A missing tool gives health C(unknown) with the reason; the module never fails for it.
+  - A degraded md array whose replacement is already added and whose recovery only waits (C(resync=DELAYED)
+    or C(PENDING)) behind another array's rebuild is a queued rebuild (warning, state C(rebuilding)), as
+    check_raid rates it.
+  - "Output that cannot vouch for the arrays gives C(unknown) with the reason: an md array of a redundant
+    level without its C([n/m] [UU]) status (cut off; a cut C([2/1] [U) still counts as degraded), an mdstat
+    with neither arrays nor its C(unused devices:) line, a storcli answer without controllers or data, an
+    ssacli controller header without status, arrays or drives, or text no RAID tool wrote."
 version_added: "1.0.0"
 author: rackwright contributors
 options:
@@ -36,7 +43,14 @@ options:
     choices: [auto, mdstat, mdadm, storcli, ssacli]
     default: auto
   from_files:
-    description: Paths of saved tool outputs to parse instead of querying the host.
+    description:
+      - Paths of saved tool outputs to parse instead of querying the host.
+      - Each file must be a regular file of at most 8 MiB (a FIFO, device, directory or larger file is
+        refused without blocking or reading it). A file that cannot be read, is empty, cut off, of another
+        tool or no tool output at all gives health C(unknown) with a reason naming the file and what was
+        expected; the other files are still judged.
+      - An empty list is an error (it never falls back to querying the host the module runs on); a single
+        string is read as one path.
     type: list
     elements: path
   mdadm_detail:

@@ -107,3 +107,68 @@ def test_health_summary_nothing_ran_is_unknown():
 
 def test_health_summary_all_ok_is_ok():
     assert FILTERS["health_summary"]({"disk": {"health": "ok", "reasons": []}})["health"] == "ok"
+
+
+# --- bad input to the filters (the probe's F1-F11): never a silent ok, never a raw Python error -------------
+def test_health_summary_counts_a_failed_check_as_unknown():
+    summary = FILTERS["health_summary"](
+        {
+            "disk": {"failed": True, "msg": "smartctl output unparseable"},
+            "raid": {"health": "ok", "reasons": []},
+        }
+    )
+    assert summary["health"] == "unknown"
+    assert summary["reasons"] == ["disk: check failed: smartctl output unparseable"]
+    both = FILTERS["health_summary"]({"disk": {"failed": True, "msg": "a"}, "raid": {"failed": True}})
+    assert both["health"] == "unknown"
+    assert both["reasons"] == ["disk: check failed: a", "raid: check failed: no message"]
+
+
+def test_health_summary_and_rollup_with_malformed_results():
+    summary = FILTERS["health_summary"](
+        {"bmc": {"health": "OK", "reasons": "not-a-list"}, "gpu": {"skipped": True}}
+    )
+    assert summary["health"] == "unknown"
+    assert summary["reasons"] == [
+        "bmc: result has health 'OK', expected one of ok, unknown, warning, critical"
+    ]
+    rollup = FILTERS["health_rollup"](
+        {"a": {"health": "critical"}, "b": {"health": "warning", "reasons": "fan 2"}}
+    )
+    assert rollup["health"] == "critical"
+    assert rollup["reasons"] == {"b": ["fan 2"]}
+
+
+@pytest.mark.parametrize(
+    ("disk", "today", "message"),
+    [
+        ({"percentage_used": 50, "power_on_hours": 1000}, "2026-13-01", "today must be a date YYYY-MM-DD"),
+        (
+            {"percentage_used": "abc", "power_on_hours": 1000},
+            "2026-01-01",
+            "percentage_used is 'abc', expected a",
+        ),
+        ([1], "2026-01-01", "expects disk dicts (disk_health's disks), got int 1"),
+    ],
+)
+def test_wear_forecast_bad_input_is_a_clear_error(disk, today, message):
+    with pytest.raises(AnsibleFilterError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        FILTERS["disk_wear_forecast"](disk, today=today)
+
+
+@pytest.mark.parametrize(
+    ("disk", "reason", "days"),
+    [
+        (
+            {"percentage_used": 50, "power_on_hours": -1000},
+            "power_on_hours -1000: cannot derive a wear rate",
+            None,
+        ),
+        ({"percentage_used": 1, "power_on_hours": 1}, "only 1 power-on hours: too little history", None),
+        ({"percentage_used": "50", "power_on_hours": "24000"}, "50% used after 24000 power-on hours", 1000),
+    ],
+)
+def test_wear_forecast_odd_numbers(disk, reason, days):
+    forecast = FILTERS["disk_wear_forecast"](disk, today="2026-01-01")
+    assert reason in forecast["reason"]
+    assert forecast["days_remaining"] == days
