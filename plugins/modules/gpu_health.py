@@ -33,12 +33,8 @@ options:
     description:
       - Paths of saved C(nvidia-smi -q -x) XML to parse instead of running nvidia-smi (UTF-8, or UTF-16 with
         a byte order mark as a PowerShell redirect writes it).
-      - Each file must be a regular file of at most 8 MiB (a FIFO, device, directory or larger file is
-        refused without blocking or reading it). A file that cannot be read, is empty, cut off, of another
-        tool or no tool output at all gives health C(unknown) with a reason naming the file and what was
-        expected; the other files are still judged.
-      - An empty list is an error (it never falls back to querying the host the module runs on); a single
-        string is read as one path.
+      - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
+        naming it beside the other files' verdicts. An empty list is an error, never live mode.
     type: list
     elements: path
   expect_gpus:
