@@ -398,6 +398,10 @@ def _sync_progress(view):
     return ""
 
 
+def _label(given, path):
+    return f"{given} ({path})" if given and given != path else path
+
+
 def member_removal_refusal(view, path, given=None):
     """Why PATH (named GIVEN by the user) may not be failed and removed from VIEW's array, or None.
 
@@ -416,8 +420,10 @@ def member_removal_refusal(view, path, given=None):
         f"{view['device']} ({view['kernel_device']}, RAID{view['level']}, {view['raid_disks']} slots; "
         f"members: {describe_members(view)})"
     )
-    name = f"{given} ({path})" if given and given != path else path
-    head = f"refusing to fail and remove {name} (slot {member['slot']}, {member['state']}) from {label}"
+    head = (
+        f"refusing to fail and remove {_label(given, path)} (slot {member['slot']}, {member['state']}) "
+        f"from {label}"
+    )
     if view["level"] not in LEVEL_TOLERANCE:
         return (
             f"{head}: RAID level {view['level'] or 'unknown'} has no redundancy; failing any member destroys "
@@ -1025,11 +1031,11 @@ def plan_replace(spec, state):
             planner.refusals.append(refusal)
         elif state == "in_sync" and new in members and new != failed:
             planner.refusals.append(
-                f"refusing to fail {failed_given} ({failed}) of {target}: the new disk {new_given} ({new}) "
-                f"is already in it ({members[new] or 'member'}; members: {describe_members(view)}), so "
-                "nothing would replace the failed member and the array would only lose a copy. Nothing was "
-                "changed. "
-                "Check the names: the new disk must be a disk outside the array."
+                f"refusing to fail {_label(failed_given, failed)} of {target}: the new disk "
+                f"{_label(new_given, new)} is already in it ({members[new] or 'member'}; members: "
+                f"{describe_members(view)}), so nothing would replace the failed member and the array would "
+                "only lose a copy. Nothing was changed. Check the names: the new disk must be a disk outside "
+                "the array."
             )
         else:
             if state == "rebuilding":
@@ -1051,7 +1057,14 @@ def plan_replace(spec, state):
     elsewhere = [
         (p, d) for p, d in st.md.items() if p != md_path and new in st.md_members(d) and new != failed
     ]
-    if new in members and new != failed:
+    if view["level"] not in LEVEL_TOLERANCE and not planner.refusals:
+        planner.refusals.append(
+            f"refusing to replace a member of {target} ({md_path}, RAID{view['level'] or ' level unknown'}; "
+            f"members: {describe_members(view)}): it has no redundancy, so there is nothing to rebuild a new "
+            "disk from. Nothing was changed. Copy the data off (or restore it from a backup) onto a new "
+            "array instead."
+        )
+    elif new in members and new != failed:
         planner.warnings.append(f"{new_given} ({new}) is already in {target} ({members[new] or 'member'})")
     elif elsewhere:
         for other_path, other in elsewhere:

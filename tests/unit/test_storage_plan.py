@@ -282,14 +282,26 @@ def test_same_device_twice_is_bad_input():
 
 
 def test_replace_fails_removes_and_adds_by_serial():
+    """A healthy, idle RAID1 (captured on the lab with the kernel's member states) can spare one member."""
     spec = {"array": "data", "failed_device": "serial:RAID-B-0002", "new_device": "serial:SATA-S1-0003"}
-    plan = plan_replace(spec, state("new-server-converged.json"))
+    plan = plan_replace(spec, state("lab-md-raid1-clean.json"))
     assert [a["command"] for a in plan["actions"]] == [
         "mdadm /dev/md/data --fail /dev/vdc",
         "mdadm /dev/md/data --remove /dev/vdc",
         "mdadm /dev/md/data --add /dev/sda",
     ]
     assert plan["array"]["kernel_device"] == "/dev/md127"
+    assert plan["array"]["members_state"] == "/dev/vdb slot 0 in_sync, /dev/vdc slot 1 in_sync"
+
+
+def test_replace_without_the_kernels_member_states_fails_no_active_member():
+    """mdadm --export numbers rebuilding members like in-sync ones: without sysfs, no active member goes."""
+    spec = {"array": "data", "failed_device": "serial:RAID-B-0002", "new_device": "serial:SATA-S1-0003"}
+    plan = plan_replace(spec, state("new-server-converged.json"))
+    assert plan["actions"] == []
+    [msg] = plan["refusals"]
+    assert msg.startswith("refusing to fail and remove serial:RAID-B-0002 (/dev/vdc) (slot 1, active)")
+    assert "(/sys/block/md127/md: member state, sync_action) was not read" in msg
 
 
 def test_replace_with_faulty_member_and_rerun():
