@@ -113,6 +113,8 @@ def to_decimal(value):
 
     Only for values that are never written with thousands separators (percentages, temperatures).
     """
+    if type(value) is int or type(value) is float:
+        return value
     if isinstance(value, str):
         match = _DECIMAL_RE.search(value)
         if match and "," in match.group(0):
@@ -126,8 +128,8 @@ def coerce_thresholds(given, defaults, option="thresholds"):
     Values may be numbers or numeric strings (AWX surveys and ``-e key=value`` produce strings); a boolean
     default takes a boolean or one of Ansible's boolean words.
     """
-    if given is None:
-        given = {}
+    if not given:
+        return dict(defaults)
     if not isinstance(given, dict):
         raise ValueError(f"{option} must be a dict, got {type(given).__name__} {given!r}")
     unknown = sorted(str(key) for key in set(given) - set(defaults))

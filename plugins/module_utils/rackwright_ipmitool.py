@@ -15,6 +15,8 @@ import re
 from ansible.module_utils.rackwright_health import ParseError, Verdict, to_decimal, to_number
 
 TOOL = "ipmitool"
+# A BMC has a few hundred sensors and its SEL holds at most a few thousand entries.
+MAX_ROWS = 20000
 
 THRESHOLD_STATUS = {
     "ok": "ok",
@@ -92,6 +94,14 @@ def judge_state_text(text):
 def parse_ipmi(text, source=None):
     """Parse any supported ipmitool/FreeIPMI text; returns ``{"format", "sensors", "events"}``."""
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if len(lines) > MAX_ROWS:
+        raise ParseError(
+            TOOL,
+            source,
+            None,
+            f"{len(lines)} lines: more sensors or SEL entries than any BMC holds (limit {MAX_ROWS}); "
+            "several hosts' outputs pasted together, or not ipmitool output?",
+        )
     if not lines:
         raise ParseError(
             TOOL, source, None, "empty output (expected ipmitool sdr/sensor/sel or FreeIPMI output)"
@@ -165,7 +175,11 @@ def parse_ipmi(text, source=None):
 def _reading(text):
     """Split '20 degrees C', '3.29 Volts', '0 Watts, Presence detected, Failure detected', '0x00' or
     'Presence detected' into (number, unit, state_text); hex values are raw discrete states (no text)."""
-    text = _DECIMAL_COMMA_RE.sub(r"\1.\2\3", text.strip(), count=1)
+    text = text.strip()
+    if "," in text:  # "45,5 degrees C" from a decimal-comma locale
+        comma = _DECIMAL_COMMA_RE.match(text)
+        if comma:
+            text = f"{comma.group(1)}.{comma.group(2)}{text[comma.end(2) :]}"
     value, _, state = text.partition(",")
     value = value.strip()
     if _HEX_RE.match(value):

@@ -232,12 +232,17 @@ class _Reader:
         self.source = source
 
     def obj(self, parent, key, where=None):
-        return member(parent, key, dict, TOOL, self.source, where)
+        value = parent.get(key) if type(parent) is dict else None
+        return value if type(value) is dict else member(parent, key, dict, TOOL, self.source, where)
 
     def list(self, parent, key, where=None):
-        return member(parent, key, list, TOOL, self.source, where)
+        value = parent.get(key) if type(parent) is dict else None
+        return value if type(value) is list else member(parent, key, list, TOOL, self.source, where)
 
     def num(self, value, label):
+        # fast path for what smartctl writes (ints, floats, null); everything else is checked
+        if value is None or type(value) is int or type(value) is float:
+            return value
         return number_field(value, TOOL, self.source, label)
 
 

@@ -617,6 +617,21 @@ def test_over_size_valid_sdr_is_refused_at_once(run_module, tmp_path):
     assert result["sensors"] == []
 
 
+def test_valid_sdr_with_more_rows_than_any_bmc_is_refused_quickly(run_module, tmp_path):
+    """Under the byte cap but 25,000 sensor rows (the probe's 50 MB file had a million): refused."""
+    row = "CPU Temp         | 01h | ok  |  3.1 | 45 degrees C\n"
+    path = tmp_path / "sdr-elist-many.txt"
+    path.write_text(row * 25000)
+    start = time.monotonic()
+    result = run_module(bmc_health, {"from_files": [str(path)]})
+    assert time.monotonic() - start < 5
+    assert result["health"] == "unknown"
+    assert result["reasons"][0].startswith(
+        f"ipmitool output in {path}: 25000 lines: more sensors or SEL entries than any BMC holds "
+        "(limit 20000)"
+    )
+
+
 # --- live mode: one disk whose output does not parse is unknown beside the others' real verdicts
 def test_live_unreadable_disk_beside_a_failed_one(monkeypatch, run_module):
     scan = {"devices": [{"name": "/dev/fake0", "type": "sat"}, {"name": "/dev/fake1", "type": "sat"}]}
