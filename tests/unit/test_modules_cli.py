@@ -209,3 +209,17 @@ def test_filters_in_a_playbook(tmp_path):
     assert msg["fleet"]["warning"] == ["node1"] and msg["fleet"]["ok"] == ["node2"]
     assert msg["wear"][0]["replace_by"] == "2026-11-18"
     assert msg["wear"][1]["days_remaining"] > 0
+
+
+def test_fifo_and_device_do_not_hang_the_real_module(tmp_path):
+    """The probe's FIFO case blocked every module (and the Ansible worker) in open(); through the real
+    ansible CLI it must now answer at once."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result, output = ansible("raid_health", {"from_files": [str(fifo), "/dev/zero"]})
+    assert result["health"] == "unknown"
+    assert result["reasons"] == [
+        f"cannot read {fifo}: it is a FIFO (named pipe), expected a regular file holding saved output",
+        "cannot read /dev/zero: it is a character device, expected a regular file holding saved output",
+    ]
+    assert "Traceback" not in output
