@@ -10,13 +10,14 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 PLAYBOOKS := $(wildcard playbooks/*.yml)
 
-.PHONY: help setup system docker images lint unit molecule test demo docs lock clean
+.PHONY: help setup system docker images lint unit integration pristine molecule test demo docs lock clean
 
 help: ## List targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; install Python 3.11+ first" >&2; exit 1; }
+	$(PYTHON) scripts/ensure_system.py packages setup
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -qq --disable-pip-version-check -r requirements.txt
 	touch $@
@@ -24,25 +25,35 @@ $(VENV)/.installed: requirements.txt
 setup: $(VENV)/.installed ## Create .venv with the pinned toolchain and check collections offline
 	$(VENV_PY) scripts/check_collections.py requirements.yml
 
-system: ## Install the Debian packages the tests and lab need (apt)
-	$(VENV_PY) scripts/ensure_system.py packages
+system: ## Install the Debian packages of every layer (apt); system-LAYER for one (setup, integration, molecule, pristine, lab)
+	$(PYTHON) scripts/ensure_system.py packages all
 
-docker: system ## Start dockerd if it is not running
-	$(VENV_PY) scripts/ensure_system.py docker
+system-%:
+	$(PYTHON) scripts/ensure_system.py packages $*
+
+docker: system-molecule ## Start dockerd if it is not running
+	$(PYTHON) scripts/ensure_system.py docker
 
 images: setup docker ## Build the Molecule container images (cached by recipe hash)
 	$(VENV_PY) scripts/build_images.py
 
 lint: setup ## ansible-lint (production), yamllint, ruff, role docs, syntax-check of every playbook
 	yamllint --strict .
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	ruff check .
 	ruff format --check .
 	$(VENV_PY) scripts/role_docs.py --check
 	ANSIBLE_INVENTORY=inventories/example ansible-lint --offline --profile production
 	for pb in $(PLAYBOOKS); do ansible-playbook --syntax-check -i inventories/example $$pb >/dev/null || exit 1; echo "syntax ok: $$pb"; done
 
-unit: setup ## pytest: parsers on real vendor output, filters, inventory validation
-	pytest -q tests/unit
+unit: setup ## pytest: parsers on real vendor output, filters, guards, inventory validation (no system tool)
+	pytest -q --junitxml=reports/junit/unit.xml tests/unit
+
+integration: setup system-integration ## pytest on real local tools (restic repositories), no VM or container
+	pytest -q --junitxml=reports/junit/integration.xml tests/integration
+
+pristine: setup system-pristine docker ## CI's lint-unit job (lint, unit, integration) in a bare Debian 12 container
+	$(VENV_PY) scripts/pristine.py --job lint-unit
 
 molecule: $(addprefix molecule-,$(SCENARIOS)) ## Every Molecule scenario (check, converge, idempotence, verify)
 
@@ -50,9 +61,10 @@ molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	@echo "== molecule scenario $*"
 	molecule test -s $*
 
-test: setup system lint unit molecule test-lab ## The whole suite (what CI runs)
+test: ## The whole suite (what CI runs), with a timing per layer
+	$(PYTHON) scripts/run_layers.py pristine molecule test-lab
 
-demo: setup system lab-up ## Boot the built-in lab and run the main playbook on it
+demo: setup system-lab lab-up ## Boot the built-in lab and run the main playbook on it
 	ansible-playbook -i inventories/lab playbooks/site.yml
 
 docs: setup ## Regenerate the role READMEs' variable tables from meta/argument_specs.yml

@@ -1,9 +1,10 @@
-"""Build the Molecule systemd container images with debootstrap + docker import.
+"""Build container images with debootstrap + docker import: the Molecule systemd images
+(molecule/images.yml, the default) or another recipe given as the argument (tests/pristine/image.yml).
 
 Each image is labelled with the sha256 of its recipe (molecule/images.yml and
 this script); an image whose label matches is reused, so the ~40 s debootstrap
 runs only when the recipe changes. The Debian mirror is read from the machine's
-own apt sources, never hard-coded.
+own apt sources (or $DEBIAN_MIRROR), never hard-coded.
 """
 
 import hashlib
@@ -17,29 +18,23 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
+from rackwright_lab.mirror import MirrorError, debian_mirror, debootstrap_keyring_args  # noqa: E402 - the lab package is beside scripts/
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "molecule" / "images.yml"
 LABEL = "io.rackwright.recipe"
 
 
 def apt_mirror() -> str:
-    """The first non-security Debian URI in /etc/apt (deb822 or one-line format)."""
-    sources = sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
-    for path in sources:
-        for line in path.read_text().splitlines():
-            if line.startswith("URIs:") and "security" not in line:
-                return line.split()[1]
-    for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*.list")]:
-        if path.exists():
-            for line in path.read_text().splitlines():
-                parts = line.split()
-                if parts[:1] == ["deb"] and "security" not in line:
-                    return next(p for p in parts[1:] if "://" in p)
-    sys.exit("images: no Debian mirror found in /etc/apt/sources.list*; configure apt first")
+    try:
+        return debian_mirror()
+    except MirrorError as err:
+        sys.exit(f"images: {err}")
 
 
-def recipe_hash() -> str:
-    digest = hashlib.sha256(RECIPE.read_bytes() + Path(__file__).read_bytes())
+def recipe_hash(recipe: Path) -> str:
+    digest = hashlib.sha256(recipe.read_bytes() + Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -61,6 +56,7 @@ def build(image: dict, packages: list[str], mirror: str, digest: str) -> str:
         cmd = [
             "debootstrap",
             "--variant=minbase",
+            *debootstrap_keyring_args(),
             f"--include={','.join(packages)}",
             suite,
             str(rootfs),
@@ -72,7 +68,10 @@ def build(image: dict, packages: list[str], mirror: str, digest: str) -> str:
             sys.exit(f"images: debootstrap of {suite} failed:\n{tail}")
         (rootfs / "etc/hostname").write_text("localhost\n")
         # Containers have no consoles or udev; these units only slow boot and fail.
+        units = rootfs / "etc/systemd/system"
         for unit in ("getty@tty1.service", "systemd-udevd.service", "systemd-firstboot.service"):
+            if not units.is_dir():  # an image without systemd (the pristine one)
+                break
             (rootfs / "etc/systemd/system" / unit).unlink(missing_ok=True)
             (rootfs / "etc/systemd/system" / unit).symlink_to("/dev/null")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
@@ -98,9 +97,12 @@ def build(image: dict, packages: list[str], mirror: str, digest: str) -> str:
     return f"{name}: built in {time.monotonic() - start:.0f} s (recipe {digest})"
 
 
-def main() -> None:
-    recipe = yaml.safe_load(RECIPE.read_text())
-    mirror, digest = apt_mirror(), recipe_hash()
+def main(argv: list[str]) -> None:
+    path = Path(argv[0]).resolve() if argv else RECIPE
+    if not path.is_file() or len(argv) > 1:
+        sys.exit(f"usage: build_images.py [RECIPE.yml] (default {RECIPE.relative_to(ROOT)}); got {argv}")
+    recipe = yaml.safe_load(path.read_text())
+    mirror, digest = apt_mirror(), recipe_hash(path)
     with ThreadPoolExecutor(max_workers=len(recipe["images"])) as pool:
         jobs = [
             pool.submit(build, img, recipe["include_packages"], mirror, digest) for img in recipe["images"]
@@ -110,4 +112,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

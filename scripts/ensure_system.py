@@ -1,42 +1,65 @@
-"""Install the Debian packages rackwright's tests need and start dockerd.
+"""Install the Debian packages each test layer needs, and start dockerd.
 
-`packages`: apt-get install whatever of PACKAGES is missing (apt-get update only
-when something is missing). `docker`: start dockerd in the background when
-`docker info` fails (the build machines have no systemd), and wait for it.
-Every failure ends in one line saying what to do.
+`packages LAYER...`: apt-get install whatever the layers' packages lack (apt-get update only when
+something is missing); `packages all` is every layer. `docker`: start dockerd in the background when
+`docker info` fails (the build machines have no systemd), and wait for it. Every failure ends in one
+line saying what to do. Runs with the system python3 alone (standard library only), so `make setup`
+can call it before the virtualenv exists.
 """
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-PACKAGES = [
-    "docker.io",  # Molecule's container engine
-    "debootstrap",  # builds the container and VM images without a registry
-    "qemu-system-x86",  # the hardware lab VMs
-    "qemu-utils",
-    "openipmi",  # ipmi_sim: a real BMC for the lab
-    "ipmitool",
-    "restic",  # the backup runner's unit tests use a real local repository
-    "iptables",
-    "iproute2",
-    "openssh-client",
-    "e2fsprogs",
-    "cpio",
-]
+# What each layer of `make test` needs from Debian, beyond python3 and make. The lint and unit layers
+# need nothing but the virtualenv (proven in a pristine container by `make pristine`).
+LAYERS = {
+    # `python3 -m venv` needs ensurepip, which Debian ships apart; pip verifies TLS with the CA bundle.
+    "setup": ["python3-venv", "ca-certificates"],
+    "integration": ["restic"],  # the backup runner on a real local repository
+    "molecule": ["docker.io", "debootstrap"],  # container engine; images built without a registry
+    "pristine": ["docker.io", "debootstrap"],  # a bare Debian container for the lint and unit layers
+    "lab": [
+        "qemu-system-x86",  # the hardware lab VMs
+        "qemu-utils",
+        "debootstrap",  # the lab image
+        "e2fsprogs",
+        "cpio",
+        "openipmi",  # ipmi_sim: a real BMC for the lab
+        "ipmitool",
+        "restic",  # the lab tests read the backup repositories from the host too
+        "iptables",
+        "iproute2",
+        "openssh-client",
+    ],
+}
+PACKAGES = sorted({pkg for pkgs in LAYERS.values() for pkg in pkgs})
 DOCKER_LOG = Path("/var/log/rackwright-dockerd.log")
 
 
 def fail(message: str) -> None:
-    print(f"setup: {message}", file=sys.stderr)
+    print(f"system: {message}", file=sys.stderr)
     sys.exit(1)
 
 
-def missing_packages() -> list[str]:
+def _is_debian() -> bool:
+    try:
+        fields = dict(
+            line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line
+        )
+    except OSError:
+        return False
+    return fields.get("ID", "").strip('"') == "debian"
+
+
+def missing_packages(packages: list[str]) -> list[str]:
     missing = []
-    for pkg in PACKAGES:
+    for pkg in packages:
+        if pkg == "python3-venv" and importlib.util.find_spec("ensurepip"):
+            continue  # this python has venv with ensurepip already (a python not from Debian, say)
         out = subprocess.run(
             ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True, check=False
         )
@@ -45,10 +68,20 @@ def missing_packages() -> list[str]:
     return missing
 
 
-def ensure_packages() -> None:
-    missing = missing_packages()
+def ensure_packages(layers: list[str]) -> None:
+    unknown = [layer for layer in layers if layer != "all" and layer not in LAYERS]
+    if unknown or not layers:
+        fail(f"unknown layer(s) {unknown or layers}: expected one or more of {', '.join(LAYERS)} or all")
+    wanted = list(PACKAGES) if "all" in layers else sorted({p for layer in layers for p in LAYERS[layer]})
+    if not shutil.which("apt-get"):
+        fail(f"apt-get not found: rackwright's tests run on Debian; install {' '.join(wanted)} by hand")
+    if set(wanted) & {"debootstrap"} and not _is_debian():
+        wanted.append(
+            "debian-archive-keyring"
+        )  # debootstrap checks Debian's signatures with it (Ubuntu lacks it)
+    missing = missing_packages(wanted)
     if not missing:
-        print(f"system packages ok: {len(PACKAGES)} present")
+        print(f"system packages ok for {' '.join(layers)}: {len(wanted)} present")
         return
     apt = ["apt-get", "-q", "-y", "-o", "Dpkg::Use-Pty=0"]
     print(f"installing system packages: {' '.join(missing)}", flush=True)
@@ -83,7 +116,9 @@ def ensure_docker() -> None:
 
 
 if __name__ == "__main__":
-    actions = {"packages": ensure_packages, "docker": ensure_docker}
-    if len(sys.argv) != 2 or sys.argv[1] not in actions:
-        fail(f"usage: ensure_system.py {{{'|'.join(actions)}}}")
-    actions[sys.argv[1]]()
+    if sys.argv[1:2] == ["packages"]:
+        ensure_packages(sys.argv[2:])
+    elif sys.argv[1:] == ["docker"]:
+        ensure_docker()
+    else:
+        fail(f"usage: ensure_system.py packages LAYER... ({', '.join(LAYERS)}, all) | docker")

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from rackwright_lab.mirror import MirrorError, debian_mirror, debootstrap_keyring_args
 from rackwright_lab.util import LabError, cache_dir, locked, log, need_tools, run, step
 
 RECIPE_VERSION = "1"
@@ -106,25 +107,11 @@ def packages() -> list[str]:
 
 
 def apt_mirror() -> str:
-    """The Debian mirror this machine uses (or $RACKWRIGHT_LAB_MIRROR)."""
-    if os.environ.get("RACKWRIGHT_LAB_MIRROR"):
-        return os.environ["RACKWRIGHT_LAB_MIRROR"]
-    for src in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
-        for stanza in src.read_text().split("\n\n"):
-            fields = {}
-            for line in stanza.splitlines():
-                if ":" in line and not line.startswith("#"):
-                    key, _, value = line.partition(":")
-                    fields[key.strip().lower()] = value.split()
-            if SUITE in fields.get("suites", []) and fields.get("uris"):
-                return fields["uris"][0]
-    for src in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
-        if src.exists():
-            for line in src.read_text().splitlines():
-                words = [w for w in line.split() if not w.startswith("[")]
-                if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
-                    return words[1]
-    raise LabError(f"no Debian {SUITE} mirror in /etc/apt/sources*; set RACKWRIGHT_LAB_MIRROR=URL")
+    """The Debian mirror: $DEBIAN_MIRROR or this machine's own Debian apt sources (rackwright_lab.mirror)."""
+    try:
+        return debian_mirror()
+    except MirrorError as err:
+        raise LabError(str(err)) from None
 
 
 def load(path: Path) -> Image | None:
@@ -198,7 +185,8 @@ def _build(work: Path, recipe: str) -> None:
     pkgs = packages()
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C.UTF-8"}
     with step(f"debootstrap {SUITE} from {mirror}"):
-        run(["debootstrap", "--variant=minbase", SUITE, str(rootfs), mirror], log_file=build_log, env=env)
+        argv = ["debootstrap", "--variant=minbase", *debootstrap_keyring_args(), SUITE, str(rootfs), mirror]
+        run(argv, log_file=build_log, env=env)
     _put(rootfs / "usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755)
     _put(rootfs / "etc/initramfs-tools/conf.d/rackwright-lab.conf", (GUEST / "initramfs.conf").read_text())
     _put(rootfs / "etc/initramfs-tools/modules", (GUEST / "initramfs-modules").read_text())

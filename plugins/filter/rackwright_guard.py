@@ -70,7 +70,7 @@ def confirmed_hosts(
     (`all` included), or a name that is not a host of the inventory.
     """
     if context.CLIARGS.get("syntax") and confirmation is None:
-        return ["!all"]  # --syntax-check (and ansible-lint) template play hosts and run nothing: match no host
+        return ["!all"]  # --syntax-check and ansible-lint template play hosts, run nothing: match no host
     known = list(inventory_hosts or [])
     typed = confirmation if isinstance(confirmation, str) else ""
     matches = sorted(

@@ -5,6 +5,7 @@ Only `make test-lab` runs these (it sets RACKWRIGHT_LAB_TESTS=1): they boot QEMU
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -104,5 +105,10 @@ def lab_up():
     lab("up", timeout=600)
     state_dir = Path(os.environ.get("RACKWRIGHT_LAB_STATE") or ROOT / ".lab")
     yield json.loads((state_dir / "lab.json").read_text())
+    # Keep every VM's serial console for the CI artifact (lab down removes the lab's state).
+    kept = ROOT / "reports" / "lab"
+    kept.mkdir(parents=True, exist_ok=True)
+    for console in state_dir.glob("vms/*/console.log"):
+        shutil.copyfile(console, kept / f"{console.parent.name}-console.log")
     if started_here:
         lab("down", timeout=120)

@@ -1,0 +1,134 @@
+"""The pull-request workflow (.github/workflows/ci.yml) read the way a bare hosted runner would run it.
+
+Each job's `run:` steps must be make targets that install or depend on everything they need: a target that
+relies on something only a developer's machine has fails here with the job and step named. The lint-unit
+job's steps also run for real, in order, in a pristine Debian container (`make pristine`).
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+# What a target must do, on a runner that has only the checkout and Python, before its own work.
+LAYER_OF = {
+    "lint": "setup",
+    "unit": "setup",
+    "integration": "integration",
+    "test-lab": "lab",
+    "molecule-": "molecule",
+}
+
+
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def run_steps():
+    """(job, step command, make target) for every run: step of every job, one per matrix value."""
+    root_make = workflow()["env"]["ROOT_MAKE"]
+    for job_name, job in workflow()["jobs"].items():
+        matrix = job.get("strategy", {}).get("matrix", {}).get("scenario", [None])
+        for step in job["steps"]:
+            if "run" not in step:
+                continue
+            for scenario in matrix:
+                command = step["run"].replace("$ROOT_MAKE", root_make)
+                command = command.replace("${{ matrix.scenario }}", str(scenario))
+                match = re.fullmatch(r"(?:sudo --preserve-env=\S+ )?make (\S+)", command.strip())
+                assert match, (
+                    f"job {job_name}: step `{step['run']}` is not one make target (as developers run)"
+                )
+                yield job_name, step["run"], match.group(1)
+
+
+def scenarios() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
+
+
+def test_workflow_is_valid_against_githubs_schema():
+    check = Path(sys.executable).parent / "check-jsonschema"
+    run = subprocess.run(
+        [str(check), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_matrix_follows_the_scenarios_that_exist():
+    matrix = workflow()["jobs"]["molecule"]["strategy"]["matrix"]["scenario"]
+    assert sorted(matrix) == scenarios(), f"molecule matrix {matrix} != scenarios in molecule/ {scenarios()}"
+
+
+def test_actions_are_pinned_by_commit_and_superseded_runs_cancelled():
+    flow = workflow()
+    for job_name, job in flow["jobs"].items():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert SHA.match(step["uses"]), f"job {job_name}: {step['uses']} is not pinned to a commit"
+        assert job.get("timeout-minutes"), f"job {job_name} has no timeout"
+    assert flow["concurrency"]["cancel-in-progress"] is True
+    assert flow["permissions"] == {"contents": "read"}
+
+
+def dry_run(target: str) -> str:
+    """What `make TARGET` would run on a runner with nothing installed and nothing built yet."""
+    run = subprocess.run(
+        ["make", "--dry-run", "--always-make", "--no-print-directory", target],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, f"make {target}: {run.stderr}"
+    return run.stdout
+
+
+@pytest.mark.parametrize(("job", "step", "target"), list(run_steps()), ids=lambda v: str(v))
+def test_each_step_installs_what_it_needs(job, step, target):
+    """From a bare runner, the step's target creates the venv and installs its layer's Debian packages."""
+    commands = dry_run(target)
+    where = f"job {job}, step `{step}`"
+    assert "-m venv .venv" in commands, (
+        f"{where}: make {target} never creates .venv (add `setup` to its prerequisites)"
+    )
+    layer = next(v for k, v in LAYER_OF.items() if target.startswith(k))
+    assert f"ensure_system.py packages {layer}" in commands, (
+        f"{where}: make {target} never installs the {layer} layer's Debian packages "
+        f"(add `system-{layer}` to its prerequisites)"
+    )
+    if layer in ("molecule",):
+        assert "ensure_system.py docker" in commands and "build_images.py" in commands, (
+            f"{where}: make {target} neither starts dockerd nor builds the images it boots"
+        )
+
+
+def test_a_removed_prerequisite_is_named(tmp_path):
+    """The check above catches the failure issue 17 measured: test-lab without system-lab."""
+    broken = tmp_path / "Makefile"
+    text = (ROOT / "Makefile").read_text().replace("-include lab/lab.mk", f"-include {ROOT}/lab/lab.mk")
+    broken.write_text(text)
+    lab_mk = (ROOT / "lab" / "lab.mk").read_text().replace("test-lab: setup system-lab ##", "test-lab: ##")
+    (tmp_path / "lab.mk").write_text(lab_mk)
+    broken.write_text(text.replace(f"-include {ROOT}/lab/lab.mk", f"-include {tmp_path}/lab.mk"))
+    run = subprocess.run(
+        ["make", "-f", str(broken), "--dry-run", "--always-make", "test-lab"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0 and "ensure_system.py packages lab" not in run.stdout
+    assert "ensure_system.py packages lab" in dry_run("test-lab")
+
+
+def test_make_test_replays_the_workflow_jobs():
+    """`make test` (the README's test command) runs what the jobs run: the lint-unit job's steps in a pristine
+    container, then the molecule scenarios and the lab tests."""
+    makefile = (ROOT / "Makefile").read_text()
+    layers = re.search(r"^test:.*\n\t.*run_layers\.py (.*)$", makefile, re.M).group(1).split()
+    assert layers == ["pristine", "molecule", "test-lab"], layers
+    pristine = re.search(r"^pristine:.*\n\t(.*)$", makefile, re.M).group(1)
+    assert "scripts/pristine.py --job lint-unit" in pristine
+    molecule_targets = {t for _, _, t in run_steps() if t.startswith("molecule-")}
+    assert molecule_targets == {f"molecule-{s}" for s in scenarios()}
