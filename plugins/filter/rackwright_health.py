@@ -22,6 +22,7 @@ description:
 """
 
 import datetime
+import math
 
 from ansible.errors import AnsibleFilterError
 
@@ -144,8 +145,11 @@ def _number(value, what, device):
     try:
         if isinstance(value, bool):
             raise ValueError
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)  # OverflowError for ints beyond float range: caught below
+        if not math.isfinite(number):
+            raise ValueError
+        return number
+    except (TypeError, ValueError, OverflowError):
         raise AnsibleFilterError(
             f"disk_wear_forecast: {device or 'disk'} {what} is {value!r}, expected a number"
         ) from None

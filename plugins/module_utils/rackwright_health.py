@@ -3,6 +3,7 @@
 """Shared health vocabulary for the rackwright parsers: severity order, verdicts, parse errors."""
 
 import json
+import math
 import re
 
 HEALTH_STATES = ("ok", "unknown", "warning", "critical")
@@ -157,10 +158,14 @@ def coerce_thresholds(given, defaults, option="thresholds"):
                     number = float(text)
                 except ValueError:
                     number = None
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not _finite(number):
             raise ValueError(f"{option}.{key} must be a number, got {value!r}")
         limits[key] = number
     return limits
+
+
+def _finite(number):
+    return not isinstance(number, float) or math.isfinite(number)
 
 
 def member(container, key, kind, tool, source, where=None):
