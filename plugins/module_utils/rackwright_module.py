@@ -27,7 +27,15 @@ _KINDS = (
     (stat.S_ISSOCK, "a socket"),
 )
 # Exceptions a parser can raise on input of a shape it did not expect; anything else is a bug.
-STRUCTURE_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, ArithmeticError, RecursionError)
+STRUCTURE_ERRORS = (
+    TypeError,
+    ValueError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    ArithmeticError,
+    RecursionError,
+)
 
 
 def saved_paths(module, expected):
