@@ -14,6 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rackwright_lab import bmc, inventory
+from rackwright_lab.accel import ARGS as accel_args
+from rackwright_lab.accel import TIME_SCALE
+from rackwright_lab.accel import announce as announce_accel
+from rackwright_lab.accel import choose as choose_accel
 from rackwright_lab.image import Image, ensure_image
 from rackwright_lab.qmp import Qmp
 from rackwright_lab.spec import Spec, Vm, load_spec
@@ -109,7 +113,7 @@ def _qemu_argv(vm: Vm, idx: int, vdir: Path, img: Image, st: dict, spec: Spec, p
     serial = vm.serial.replace(",", ",,")
     argv = [
         QEMU, "-name", f"{vm.name},process=rwlab-{vm.name}",
-        "-accel", "tcg,thread=multi", "-machine", "pc", "-cpu", "max",
+        *accel_args[st.get("accel", "tcg")], "-machine", "pc",
         "-smp", str(vm.cpus), "-m", str(vm.memory),
         "-nodefaults", "-no-user-config", "-display", "none",
         "-kernel", str(img.kernel), "-initrd", str(img.initrd), "-append", " ".join(append),
@@ -192,9 +196,12 @@ def up(spec_path: str | None, timeout: float) -> int:
             _teardown(quiet=True)
         t0 = time.monotonic()
         img = ensure_image()
+        accel, reason = choose_accel(QEMU, img.kernel)
+        announce_accel(accel, reason)
         try:
-            st = _start(spec, img, sdir)
-            _wait_ready(st, timeout)
+            st = _start(spec, img, sdir, accel)
+            # --timeout is what TCG needs; KVM gets proportionally less before a hang is reported.
+            _wait_ready(st, timeout * TIME_SCALE[accel] / TIME_SCALE["tcg"])
         except BaseException:
             log("start failed; tearing the partial lab down")
             _teardown(quiet=True)
@@ -206,7 +213,7 @@ def up(spec_path: str | None, timeout: float) -> int:
     return 0
 
 
-def _start(spec: Spec, img: Image, sdir: Path) -> dict:
+def _start(spec: Spec, img: Image, sdir: Path, accel: str = "tcg") -> dict:
     """Create the disks and start the hub, the BMCs and the VMs (booting in parallel)."""
     sdir.mkdir(parents=True, exist_ok=True)
     (sdir / "ssh").mkdir(mode=0o700, exist_ok=True)
@@ -234,6 +241,7 @@ def _start(spec: Spec, img: Image, sdir: Path) -> dict:
         "lab_id": secrets.token_hex(8),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "hub": {"port": udp.pop(0), "pid": None},
+        "accel": accel,
         "vms": {},
     }
     for vm in spec.vms:
@@ -436,7 +444,7 @@ def status(as_json: bool = False) -> int:
     if not st:
         print(json.dumps({"up": False}) if as_json else "lab is down")
         return 0
-    report = {"up": True, "name": st["name"], "spec": st["spec"], "vms": {}}
+    report = {"up": True, "name": st["name"], "spec": st["spec"], "accel": st.get("accel", "tcg"), "vms": {}}
     for name, v in st["vms"].items():
         running = qemu_alive(v)
         entry = {
