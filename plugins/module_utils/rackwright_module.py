@@ -116,14 +116,6 @@ def decode(data):
     return data.decode("utf-8", errors="replace")
 
 
-def read_text(module, path):
-    """Contents of a file the module cannot do without (/proc/mdstat); fails the module when unreadable."""
-    text, problem = read_input(path)
-    if problem:
-        module.fail_json(msg=problem, path=path)
-    return text
-
-
 def parse_safely(tool, source, expected, parser, *args, **kwargs):
     """``(result, None)`` or ``(None, reason)``: the reason names the tool, the input and what was expected.
 
@@ -149,15 +141,6 @@ def parse_file(path, tool, expected, parser, *args, **kwargs):
     if problem is not None:
         return None, problem
     return parse_safely(tool, path, expected, parser, text, *args, **kwargs)
-
-
-def parse_or_fail(module, parser, *args, **kwargs):
-    """Call a parser; a ParseError becomes fail_json naming the tool, the file and the line."""
-    try:
-        return parser(*args, **kwargs)
-    except ParseError as exc:
-        module.fail_json(msg=str(exc), tool=exc.tool, source=exc.source, line=exc.line)
-    return None
 
 
 def thresholds_or_fail(module, defaults):

@@ -204,7 +204,6 @@ from ansible.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     first_line,
     parse_file,
-    parse_or_fail,
     parse_safely,
     run_tool,
     saved_paths,
@@ -268,7 +267,12 @@ def discover(module, smartctl):
     rc, out, err = run_tool(module, [smartctl, "--scan-open", "--json"])
     if rc & 0b11 or not out.strip():
         return None, f"smartctl --scan-open failed (exit status {rc}): {first_line(err or out)}"
-    devices = parse_or_fail(module, parse_scan, out, "smartctl --scan-open --json")
+    source = "smartctl --scan-open --json"
+    devices, problem = parse_safely(
+        "smartctl", source, "smartctl --scan-open --json output", parse_scan, out, source
+    )
+    if problem is not None:
+        return None, problem
     return [{"name": d["name"], "type": d["type"]} for d in devices if not d["open_error"]], None
 
 

@@ -158,7 +158,6 @@ from ansible.module_utils.rackwright_module import (
     first_line,
     parse_file,
     parse_safely,
-    read_text,
     run_tool,
     saved_paths,
 )
@@ -246,8 +245,7 @@ def merge_detail(array, detail):
 
 def read_md(module, result):
     """Live /proc/mdstat, enriched by mdadm --detail."""
-    text = read_text(module, MDSTAT)
-    arrays, problem = parse_safely("mdstat", MDSTAT, "/proc/mdstat", parse_mdstat, text, MDSTAT)
+    arrays, problem = parse_file(MDSTAT, "mdstat", "/proc/mdstat", parse_mdstat, MDSTAT)
     if problem:
         result["unknown"].append(problem)
         return
