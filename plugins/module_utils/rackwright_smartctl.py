@@ -431,7 +431,7 @@ _SCSI_HEALTH_RE = re.compile(r"^SMART Health Status:\s*(.+)$")
 _ATTR_RE = re.compile(r"^\s*(\d{1,3})\s+(\S+)\s+(\S+)\s+(\d+|---)\s+(\d+|---)\s+(\d+|---)\s+(.*)$")
 _SELFTEST_RE = re.compile(r"^#\s*\d+\s+(.+?)\s{2,}(.+?)\s{2,}\d+%")
 _ERROR_COUNT_RE = re.compile(r"^(?:ATA|Device) Error Count:\s*(\d+)")
-_SCSI_COUNTER_RE = re.compile(r"^(read|write|verify):\s+((?:[\d.]+\s+){6}\d+)\s*$")
+_SCSI_COUNTER_RE = re.compile(r"^(read|write|verify):\s+((?:[\d.,]+\s+){6}\d+)\s*$")
 _NO_DEVICE = (
     "Smartctl open device:",
     "Read Device Identity failed",

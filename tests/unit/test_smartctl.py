@@ -5,7 +5,12 @@ import json
 import pytest
 from ansible.module_utils.rackwright_health import ParseError
 from ansible.module_utils.rackwright_nvme import parse_list, parse_smart_log
-from ansible.module_utils.rackwright_smartctl import decode_exit_status, parse_scan, parse_smartctl_json
+from ansible.module_utils.rackwright_smartctl import (
+    decode_exit_status,
+    parse_scan,
+    parse_smartctl_json,
+    parse_smartctl_text,
+)
 from conftest import fixture_names, fixture_text
 
 # file -> (health, substring of a reason or None for "no reasons")
@@ -208,3 +213,81 @@ def test_nvme_list_both_schemas(name, count):
 def test_every_nvme_fixture_is_covered():
     covered = set(NVME_SMART_LOG) | {"list-nvme-cli-v2.3.json", "list-nvme-cli-v2.11-subsystems.json"}
     assert covered == set(fixture_names("nvme"))
+
+
+# --- smartctl -a / -x text: the same evaluator as the JSON -------------------------------------------------
+# Layout of smartctl 7.x output for a SAS drive (line formats as smartctl prints them; values chosen for the
+# test). The peer suites and the lab captures cover ATA and NVMe with real output.
+SAS_TEXT = """smartctl 7.3 2022-02-28 r5338 [x86_64-linux-6.1.0-18-amd64] (local build)
+Copyright (C) 2002-22, Bruce Allen, Christian Franke, www.smartmontools.org
+
+=== START OF INFORMATION SECTION ===
+Vendor:               SEAGATE
+Product:              ST8000NM0075
+Revision:             E004
+User Capacity:        8,001,563,222,016 bytes [8.00 TB]
+Serial number:        ZA1ABCDE
+Transport protocol:   SAS (SPL-3)
+
+=== START OF READ SMART DATA SECTION ===
+SMART Health Status: OK
+
+Current Drive Temperature:     34 C
+Drive Trip Temperature:        65 C
+
+Accumulated power on time, hours:minutes 55120:47
+Elements in grown defect list: 4
+
+Error counter log:
+           Errors Corrected by           Total   Correction     Gigabytes    Total
+               ECC          rereads/    errors   algorithm      processed    uncorrected
+           fast | delayed   rewrites  corrected  invocations   [10^9 bytes]  errors
+read:          0      941       941       941       1090      47812,883           0
+write:         0       86        86        86        113       8569,762           2
+verify:        0       15        15        15         17        399,322           0
+"""
+
+
+def test_smartctl_text_sas():
+    disk = parse_smartctl_text(SAS_TEXT, "sdb.txt")
+    assert disk["protocol"] == "SCSI"
+    assert (disk["model"], disk["serial"], disk["firmware"]) == ("SEAGATE ST8000NM0075", "ZA1ABCDE", "E004")
+    assert (disk["capacity_bytes"], disk["power_on_hours"], disk["temperature_c"]) == (
+        8001563222016,
+        55120,
+        34,
+    )
+    assert disk["health"] == "warning"
+    assert disk["reasons"] == ["grown defect list 4 > 0", "uncorrected write errors 2 > 0"]
+
+
+def test_smartctl_text_failed_health_is_critical():
+    failed = SAS_TEXT.replace("SMART Health Status: OK", "SMART Health Status: FIRMWARE IMPENDING FAILURE")
+    assert parse_smartctl_text(failed, "sdb.txt")["health"] == "critical"
+
+
+def test_smartctl_text_ata_self_test_and_error_log():
+    """The probe's smartctl -x text of the failed Exos (tests/fixtures/bad-inputs/smart-text.txt)."""
+    disk = parse_smartctl_text(fixture_text("bad-inputs/smart-text.txt"), "smart-text.txt")
+    assert disk["health"] == "critical"
+    assert disk["model"] == "ST16000NM001G-2KK103" and disk["capacity_bytes"] == 16000900661248
+    assert "attribute 5 Reallocated_Sector_Ct failing now (normalized 1 <= threshold 10)" in disk["reasons"]
+
+
+def test_smartctl_text_open_failure_is_unknown():
+    text = (
+        "smartctl 7.3 2022-02-28 r5338 [x86_64-linux-6.1.0-18-amd64] (local build)\n"
+        "Copyright (C) 2002-22, Bruce Allen, Christian Franke, www.smartmontools.org\n\n"
+        "Smartctl open device: /dev/sdz failed: No such device\n"
+    )
+    disk = parse_smartctl_text(text, "sdz.txt")
+    assert disk["health"] == "unknown"
+    assert disk["reasons"] == [
+        "smartctl returned no device data (exit status 2): "
+        "Smartctl open device: /dev/sdz failed: No such device"
+    ]
+
+
+def test_smartctl_text_refuses_other_text():
+    with pytest.raises(ParseError, match="not smartctl output: no 'smartctl X.Y' banner"):
+        parse_smartctl_text(fixture_text("mdstat/raid5-healthy-with-spares.txt"), "mdstat.txt")
