@@ -22,6 +22,15 @@ GOOD = {"backup_password": "correct horse battery", "backup_repository_type": "l
             {"backup_jobs": [{"name": "data", "paths": ["/srv"], "schedule": "every tuesday"}]},
             "every tuesday",
         ),
+        (
+            {"backup_repository_type": "sftp", "backup_sftp_host": "10.0.0.1", "backup_sftp_user": "Root!"},
+            "backup_sftp_user and backup_server_group user/group names of up to 32 lowercase letters",
+        ),
+        (
+            {"backup_repository_type": "sftp", "backup_sftp_host": "10.0.0.1", "backup_sftp_user": "b" * 33},
+            "got '" + "b" * 33 + "'",
+        ),
+        ({"backup_sftp_path": "/srv/x"}, "unknown variable(s) ['backup_sftp_path']"),  # gone: always /repo
     ],
 )
 def test_backup_rejects_bad_input(extra, expected):
@@ -31,6 +40,28 @@ def test_backup_rejects_bad_input(extra, expected):
     assert expected in output, output
     assert "Traceback" not in output
     assert "correct horse battery" not in output  # the password never shows
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            {"backup_server_group": "Backup Users"},
+            "Expected backup_server_group a group name (got 'Backup Users')",
+        ),
+        ({"backup_server_protect_dir": "/srv/restic/protected"}, "neither inside the other"),
+        ({"backup_server_root": "/"}, "backup_server_root and backup_server_protect_dir absolute, not '/'"),
+        ({"backup_server_protect_days": 0}, "backup_server_protect_days 1 or more (got 0)"),
+        ({"backup_server_protect_days": "two weeks"}, "backup_server_protect_days"),
+        ({"backup_server_protect_schedule": "now and then"}, "now and then"),
+        ({"backup_server_protect_dayz": 3}, "unknown variable(s) ['backup_server_protect_dayz']"),
+    ],
+)
+def test_backup_server_rejects_bad_input(extra, expected):
+    run = run_role("backup", [json.dumps(extra)], tasks_from="server")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and expected in output, output
+    assert "Traceback" not in output
 
 
 def test_backup_password_is_required():
