@@ -8,7 +8,7 @@ import pytest
 from ansible.module_utils.rackwright_health import worst
 from ansible.module_utils.rackwright_ipmitool import parse_ipmi
 from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
-from ansible.module_utils.rackwright_smartctl import parse_smartctl_json
+from ansible.module_utils.rackwright_smartctl import parse_smartctl_json, parse_smartctl_text
 from conftest import fixture_names, fixture_text
 
 
@@ -20,6 +20,14 @@ def ipmi(name):
     parsed = parse_ipmi(fixture_text(f"lab/{name}"), name)
     items = parsed["sensors"] + parsed["events"]
     return worst(i["health"] for i in items), [r for i in items for r in i["reasons"]]
+
+
+# smartctl -x / -a text captured at the same moment as a JSON twin of the same device
+TEXT_PAIRS = {
+    "sata-healthy": ("x.txt", "a.txt", "twin.json"),
+    "nvme-healthy": ("x.txt", "a.txt", "twin.json"),
+    "nvme-critical-warning": ("x.txt", "twin.json"),
+}
 
 
 def test_every_lab_fixture_is_covered():
@@ -34,7 +42,7 @@ def test_every_lab_fixture_is_covered():
         "ipmitool-sel-elist-ipmi-sim-psu-failure.txt",
         "mdstat-qemu-raid1-member-failed.txt",
         "mdadm-detail-qemu-raid1-member-failed.txt",
-    }
+    } | {f"smartctl-qemu-{tag}-{form}" for tag, forms in TEXT_PAIRS.items() for form in forms}
     assert sorted(covered) == fixture_names("lab")
 
 
@@ -89,3 +97,28 @@ def test_md_member_failed_in_a_real_kernel():
     assert (healthy["state"], healthy["health"]) == ("optimal", "ok")
     detail = parse_mdadm_detail(fixture_text("lab/mdadm-detail-qemu-raid1-member-failed.txt"), "x")
     assert detail["health"] == "critical" and detail["state"] == "degraded"
+
+
+@pytest.mark.parametrize(
+    ("tag", "form"),
+    [(tag, form) for tag, forms in TEXT_PAIRS.items() for form in forms if form.endswith(".txt")],
+)
+def test_smartctl_text_and_json_of_one_disk_agree(tag, form):
+    """One parser per tool: smartctl's text and JSON of the same QEMU disk give the same disk entry."""
+    twin = smartctl(f"smartctl-qemu-{tag}-twin.json")
+    text = parse_smartctl_text(fixture_text(f"lab/smartctl-qemu-{tag}-{form}"), form)
+    for key in (
+        "protocol",
+        "model",
+        "serial",
+        "firmware",
+        "capacity_bytes",
+        "power_on_hours",
+        "temperature_c",
+        "smart_passed",
+        "percentage_used",
+        "health",
+        "reasons",
+    ):
+        assert text[key] == twin[key], key
+    assert text["health"] == ("critical" if tag == "nvme-critical-warning" else "ok")
