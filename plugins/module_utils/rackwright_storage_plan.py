@@ -1070,7 +1070,7 @@ def plan_replace(spec, state):
         for other_path, other in elsewhere:
             other_view = md_array_view(st, other_path, other)
             planner.refusals.append(
-                f"refusing to use {new_given} ({new}) as a new member of {target}: it is a member of "
+                f"refusing to use {_label(new_given, new)} as a new member of {target}: it is a member of "
                 f"{other_view['device']} ({other_path}, RAID{other_view['level']}; members: "
                 f"{describe_members(other_view)}). rackwright never takes a disk from another array. Nothing "
                 "was changed. Name a blank disk, or take it out of that array first if it really is free."

@@ -201,6 +201,24 @@ def test_rebuilding_member_may_go_with_a_warning():
     assert "abandons that rebuild" in plan["warnings"][0]
 
 
+def test_new_disk_in_another_array_is_refused_directly_or_through_its_partition():
+    state = captured("two-arrays")
+    for new, held in (("/dev/nvme0n1", "it is a member of /dev/md/other"), ("/dev/sda", "/dev/sda1")):
+        plan = plan_replace(
+            {
+                "array": "data",
+                "failed_device": "/dev/vdc",
+                "new_device": new,
+                "safe_mode": False,
+                "confirm_wipe": [new],
+            },
+            state,
+        )
+        assert plan["actions"] == [], plan["actions"]
+        assert any(held in r for r in plan["refusals"]), plan["refusals"]
+        assert not any(a["action"] == "wipe" for a in plan["planned_actions"])
+
+
 def test_bad_failed_device_name_is_an_error_not_ignored():
     plan = replace(captured("raid1-degraded"), "vdb", "/dev/sda")
     assert plan["actions"] == []
