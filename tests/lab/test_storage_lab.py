@@ -134,11 +134,49 @@ def test_refuses_to_reformat_a_disk_holding_data(blank):
 
 def test_replace_disk_needs_a_typed_confirmation(blank):
     run = playbook("playbooks/replace_disk.yml", "-e", "storage_replace_array=data")
-    assert run.returncode != 0 and "Re-run with -e confirm_replace=<hostname>" in run.stdout
+    assert run.returncode != 0 and "confirm_replace is not set. Type the exact host name(s)" in run.output
+    assert "UNREACHABLE" not in run.output and "new-server" not in run.stdout.split("PLAY RECAP")[-1]
+
+
+def replace_disk(*extra_vars: str, check: bool = False) -> subprocess.CompletedProcess:
+    """playbooks/replace_disk.yml on new-server, confirmed by its exact name, array data."""
+    pairs = ["confirm_replace=new-server", "storage_replace_array=data", *extra_vars]
+    options = [x for pair in pairs for x in ("-e", pair)] + (["--check"] if check else [])
+    return playbook("playbooks/replace_disk.yml", *options)
+
+
+def test_refuses_to_fail_the_last_in_sync_member(blank):
+    """Degraded RAID1 (vdc failed for real): naming the good member vdb as failed is refused, also in check
+    mode, before any command runs; the array keeps its in-sync member and the data."""
+    guest(HOST, "mdadm /dev/md/data --fail /dev/vdc")
+    mdstat = guest(HOST, "cat /proc/mdstat")
+    assert "vdc[1](F)" in mdstat and "[2/1] [U_]" in mdstat, mdstat
+    good = (
+        "storage_replace_failed_device=serial:RAID-A-0001",
+        "storage_replace_new_device=serial:SATA-S1-0003",
+    )
+    for run in (replace_disk(*good, check=True), replace_disk(*good)):
+        assert run.returncode != 0, run.output[-3000:]
+        for text in (
+            "refusing to fail and remove serial:RAID-A-0001 (/dev/vdb) (slot 0, in_sync) from /dev/md/data "
+            "(/dev/md127, RAID1, 2 slots; members: /dev/vdb slot 0 in_sync, /dev/vdc faulty, slot 1 empty)",
+            "it holds the last in-sync copy of some data",
+            "Nothing was changed. Instead, replace the member that already failed first (/dev/vdc",
+        ):
+            assert text in run.stdout, run.output[-3000:]
+        assert "Traceback" not in run.output and recap(run)["changed"] == 0, run.output[-3000:]
+        assert "mdadm /dev/md/data --fail /dev/vdb" not in run.stdout
+    mdstat = guest(HOST, "cat /proc/mdstat")
+    assert "vdb[0]" in mdstat and "vdb[0](F)" not in mdstat and "[2/1] [U_]" in mdstat, mdstat
+    assert "sda" not in mdstat, mdstat
+    assert guest(HOST, "cat /sys/block/md127/md/dev-vdb/state").strip() == "in_sync"
+    assert "linux_raid_member" not in guest(HOST, "blkid -p -o export /dev/sda; true")
+    assert guest(HOST, "cat /srv/app/keep.txt").strip() == "keep-me"
 
 
 def test_degrade_and_rebuild_through_replace_disk(blank):
-    guest(HOST, "mdadm /dev/md/data --fail /dev/vdc")
+    if "vdc[1](F)" not in guest(HOST, "cat /proc/mdstat"):  # the refusal test above already failed it
+        guest(HOST, "mdadm /dev/md/data --fail /dev/vdc")
     assert "[U_]" in guest(HOST, "cat /proc/mdstat")
     run = playbook(
         "playbooks/replace_disk.yml",
