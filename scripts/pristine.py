@@ -8,7 +8,7 @@ minbase plus python3 and make, built by scripts/build_images.py and cached by re
 of the work tree (the files git tracks or would track, as a fresh clone has them) in /src, this machine's
 apt and pip configuration and the CA bundle pip's configuration names (so it reaches the same package
 mirrors, which are named nowhere in the repo),
-and nothing else that was installed here: a step that only works because this machine has something
+and nothing else that was installed here (only ../shared, read-only, beside it as CI has it): a step that only works because this machine has something
 installed by hand fails here first. The command runs as root in /src with `bash -e`.
 
 Download caches (pip wheels, apt archives) are kept under .cache/pristine/ between runs to save time;
@@ -74,6 +74,9 @@ def docker_args(name: str, command: list[str]) -> list[str]:
     for key, value in os.environ.items():
         if key.startswith(PASS_ENV) and key != "PIP_CERT":
             args += ["-e", f"{key}={value}"]
+    shared = ROOT.parent / "shared"
+    if shared.is_dir():  # CI clones beside ../shared (the peers' test data the unit tests read); so does /src
+        args += ["-v", f"{shared}:/shared:ro"]
     cert = pip_cert()
     if cert:  # the CA bundle pip's configuration names here (it may hold a site CA for the package mirror)
         args += ["-v", f"{cert}:{HOST_CA}:ro", "-e", f"PIP_CERT={HOST_CA}"]

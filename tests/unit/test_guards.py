@@ -1,8 +1,8 @@
 """The guards every entry point rests on, tried the way a hurried user or an attacker would.
 
 The inventory gate (playbooks/boilerplate.yml) and the typed confirmation (plugins/filter/rackwright_guard.py)
-run against the example inventory with every host pointed at 127.0.0.1:1, where nothing listens: a guard
-that let a run through shows up as UNREACHABLE, and nothing anywhere is touched.
+run against the example inventory with every host pointed at 127.0.0.1:1 and an ssh client that does not
+exist: a guard that let a run through shows up as a failed ssh call, and nothing anywhere is touched.
 """
 
 import os
@@ -15,7 +15,18 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-NOWHERE = ["-e", "ansible_host=127.0.0.1", "-e", "ansible_port=1"]
+# No host is ever reachable: every host is 127.0.0.1:1 and the ssh client does not exist, so a run that got
+# past a guard says "Unable to execute ssh command line" on the first task that would touch a host (and no
+# test needs an ssh client installed).
+NO_SSH = "Unable to execute ssh command line on a controller"
+NOWHERE = [
+    "-e",
+    "ansible_host=127.0.0.1",
+    "-e",
+    "ansible_port=1",
+    "-e",
+    "ansible_ssh_executable=/nonexistent/ssh",
+]
 DISK = ["-e", "storage_replace_array=data", "-e", "storage_replace_new_device=/dev/disk/by-id/none"]
 BROKEN = ROOT / "tests" / "unit" / "inventories" / "bad-ip"  # h1 has an invalid bmc_address, h2 is fine
 
@@ -32,7 +43,9 @@ def ansible_playbook(*args, inventory=ROOT / "inventories" / "example", cwd=ROOT
 
 def assert_refused_untouched(run, *expected):
     assert run.returncode != 0, run.output
-    assert "UNREACHABLE" not in run.output and "Traceback" not in run.output, run.output
+    assert NO_SSH not in run.output and "UNREACHABLE" not in run.output and "Traceback" not in run.output, (
+        run.output
+    )
     for text in expected:
         assert text in run.output, run.output
 
@@ -76,7 +89,9 @@ def test_exact_confirmation_passes_the_guard():
     """The guard is not a wall: the exact host name gets through to the host (here: nobody listening)."""
     run = ansible_playbook(*NOWHERE, *DISK, "-e", "confirm_replace=fra1-db01", "playbooks/replace_disk.yml")
     assert "Refusing" not in run.output
-    assert "fatal: [fra1-db01]: UNREACHABLE!" in run.output and "fra1-db02" not in run.output
+    assert "TASK [storage : Fail and remove the old member, add the new disk]" in run.output, run.output
+    assert f'fatal: [fra1-db01]: FAILED! => {{"changed": false, "msg": "Task failed: {NO_SSH}' in run.output
+    assert "fra1-db02" not in run.output
 
 
 def play_importing_the_role(tmp_path, hosts):
@@ -138,7 +153,7 @@ def test_role_entry_point_guards_every_task(tmp_path, args, expected):
 def test_role_entry_point_lets_the_exact_hosts_through(tmp_path):
     play = play_importing_the_role(tmp_path, "storage_servers")
     run = ansible_playbook(*NOWHERE, *DISK, "-e", "confirm_replace=fra1-db02,fra1-db01", play)
-    assert "Refusing" not in run.output and "fatal: [fra1-db01]: UNREACHABLE!" in run.output
+    assert "Refusing" not in run.output and run.output.count(NO_SSH) >= 2, run.output  # both hosts tried
 
 
 @pytest.mark.parametrize(
