@@ -5,10 +5,10 @@
 
 The machine is a container of rackwright/pristine-debian12 (tests/pristine/image.yml: debootstrap's
 minbase plus python3 and make, built by scripts/build_images.py and cached by recipe hash). It gets a copy
-of the work tree (the files git tracks or would track, as a fresh clone has them) in /src, this machine's
-apt and pip configuration and the CA bundle pip's configuration names (so it reaches the same package
-mirrors, which are named nowhere in the repo),
-and nothing else that was installed here (only ../shared, read-only, beside it as CI has it): a step that only works because this machine has something
+of the work tree (the files git tracks or would track, as a fresh clone has them) in /src, ../shared
+read-only beside it (as CI has it), this machine's apt and pip configuration and the CA bundle pip's
+configuration names (so it reaches the same package mirrors, which are named nowhere in the repo), and
+nothing else that was installed here: a step that only works because this machine has something
 installed by hand fails here first. The command runs as root in /src with `bash -e`.
 
 Download caches (pip wheels, apt archives) are kept under .cache/pristine/ between runs to save time;
