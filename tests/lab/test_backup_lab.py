@@ -20,13 +20,18 @@ STATE = "/var/lib/rackwright/backup"
 UNIT = "rackwright-backup-data.service"
 
 
+def play(*args: str):
+    """ansible-playbook on the lab, with room for a busy machine (2 cores shared with Molecule runs)."""
+    return playbook(*args, timeout=1200)
+
+
 def status(name: str) -> dict:
     return json.loads(guest(CLIENT, f"cat {STATE}/{name}"))
 
 
 @pytest.fixture(scope="module")
 def backups(lab_up):
-    run = playbook("playbooks/backup.yml", "--limit", f"{CLIENT},{OTHER},backup-host,localhost")
+    run = play("playbooks/backup.yml", "--limit", f"{CLIENT},{OTHER},backup-host,localhost")
     assert run.returncode == 0, run.output[-4000:]
     return run
 
@@ -48,7 +53,7 @@ def test_timers_are_enabled_with_a_next_run(backups):
 
 
 def test_archive_now_backs_up_over_sftp_then_a_deleted_file_is_restored(backups):
-    run = playbook("playbooks/archive_now.yml", *LIMIT)
+    run = play("playbooks/archive_now.yml", *LIMIT)
     assert run.returncode == 0, run.output[-4000:]
     saved = status("data-status.json")
     assert saved["result"] == "ok" and saved["repository"] == f"sftp:{ACCOUNT}@{BACKUP_HOST}:/repo"
@@ -63,7 +68,7 @@ def test_archive_now_backs_up_over_sftp_then_a_deleted_file_is_restored(backups)
 
 
 def test_restore_test_job_passes_and_writes_json(backups):
-    run = playbook("playbooks/backup.yml", "--tags", "restore_test", *LIMIT)
+    run = play("playbooks/backup.yml", "--tags", "restore_test", *LIMIT)
     assert run.returncode == 0, run.output[-4000:]
     report = status("data-restore-test.json")
     assert report["result"] == "passed", report
@@ -86,7 +91,7 @@ def test_wrong_password_fails_clearly_and_the_status_says_so(backups):
         assert failed["result"] == "failed"
         assert failed["message"].startswith("backup job 'data' failed: wrong password")
         assert "wrong password" in guest(CLIENT, f"journalctl -u {UNIT} -n 20 --no-pager")
-        run = playbook("playbooks/archive_now.yml", *LIMIT)
+        run = play("playbooks/archive_now.yml", *LIMIT)
         assert run.returncode != 0
         assert (
             "backup job 'data' failed: wrong password: the repository key does not match backup_password"
@@ -299,7 +304,7 @@ def test_snapshots_deleted_by_the_client_come_back_from_the_protected_copy(backu
 def test_backup_host_refuses_an_sshd_that_would_lock_the_clients_out(backups):
     guest("backup-host", "echo 'AllowGroups rackwright-admins' > /etc/ssh/sshd_config.d/10-lockout-test.conf")
     try:
-        run = playbook("playbooks/backup.yml", "--limit", "backup-host,localhost")
+        run = play("playbooks/backup.yml", "--limit", "backup-host,localhost")
         assert run.returncode != 0
         assert "lets in only the groups 'rackwright-admins' (AllowGroups)" in run.stdout, run.output[-3000:]
         assert "Add 'rackwright-backup' to base_os_sshd_allow_groups" in run.stdout
@@ -308,12 +313,10 @@ def test_backup_host_refuses_an_sshd_that_would_lock_the_clients_out(backups):
 
 
 def test_second_run_changes_nothing(backups):
-    run = playbook("playbooks/backup.yml", "--limit", f"{CLIENT},{OTHER},backup-host,localhost")
+    run = play("playbooks/backup.yml", "--limit", f"{CLIENT},{OTHER},backup-host,localhost")
     assert run.returncode == 0, run.output[-4000:]
     for host in (CLIENT, OTHER, "backup-host"):
         assert re.search(rf"^{host}\s+: ok=\d+\s+changed=0\s", run.stdout, re.M), run.stdout[-3000:]
-    check = playbook(
-        "playbooks/backup.yml", "--check", "--diff", "--limit", f"{CLIENT},backup-host,localhost"
-    )
+    check = play("playbooks/backup.yml", "--check", "--diff", "--limit", f"{CLIENT},backup-host,localhost")
     assert check.returncode == 0, check.output[-4000:]
     assert re.search(r"^backup-host\s+: ok=\d+\s+changed=0\s", check.stdout, re.M), check.stdout[-3000:]

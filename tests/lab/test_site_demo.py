@@ -23,7 +23,8 @@ def test_site_playbook_builds_backs_up_and_proves_restore(lab_up):
     assert re.search(r"md\d+ : active raid1 ", layout) and "[2/2] [UU]" in layout, layout
 
     backup = json.loads(guest("new-server", "cat /var/lib/rackwright/backup/data-status.json"))
-    assert backup["result"] == "ok" and backup["repository"].endswith("/srv/restic/new-server"), backup
+    assert backup["result"] == "ok", backup
+    assert backup["repository"] == "sftp:bk-new-server@10.77.0.13:/repo", backup  # its own jailed account
     restore = json.loads(guest("new-server", "cat /var/lib/rackwright/backup/data-restore-test.json"))
     assert restore["result"] == "passed" and restore["mismatches"] == [], restore
     assert restore["snapshot_id"].startswith(backup["snapshot_id"])
