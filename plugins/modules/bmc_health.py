@@ -244,7 +244,11 @@ def ipmitool(module, result):
     for query in queries:
         rc, out, err = run_tool(module, base + list(query), environ)
         source = "ipmitool {} ({})".format(" ".join(query), target)
-        if "|" not in out and not (query[0] == "sel" and rc == 0 and "SEL has no entries" in out):
+        if "|" not in out and query[0] == "sel" and rc == 0 and "SEL has no entries" in out + err:
+            result["sel_read"] = True  # ipmitool writes this line to stderr
+            result["sources"].append(source)
+            continue
+        if "|" not in out:
             result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
             return
         parsed, problem = parse_safely("ipmitool", source, "ipmitool output", parse_ipmi, out, source)

@@ -136,7 +136,7 @@ def test_bmc_remote_password_not_on_command_line(monkeypatch, run_module):
         seen.append((args, environ_update))
         if "sdr" in args:
             return 0, fixture_text("ipmitool/ipmitool-sdr-type-power-supply-csv.txt").replace(",", " | "), ""
-        return 0, "SEL has no entries\n", ""
+        return 0, "", "SEL has no entries\n"  # ipmitool prints it with lprintf(LOG_ERR): stderr
 
     monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/bin/" + name)
     monkeypatch.setattr(AnsibleModule, "run_command", fake_run_command)
