@@ -134,7 +134,7 @@ def as_client(command: str, user: str = ACCOUNT) -> str:
 
 def sftp_batch(*commands: str, user: str = ACCOUNT) -> str:
     batch = "\\n".join(commands)
-    return as_client(f"printf '{batch}\\n' | {{sftp}} {{user}}@{{host}}", user=user)
+    return as_client(f"printf -- '{batch}\\n' | {{sftp}} {{user}}@{{host}}", user=user)
 
 
 def test_each_client_has_its_own_jailed_account(backups):
@@ -185,8 +185,11 @@ def test_a_client_sees_only_its_own_repository(backups):
         "ls -a /", "cd ..", "ls -a", f"-ls /srv/restic/{OTHER_ACCOUNT}", "-ls /srv/restic-protected"
     )
     assert "rc=0" in out, out
-    listing = [w for w in out.split() if w in ("repo", OTHER_ACCOUNT, "srv", "etc", "bin", "restic")]
-    assert set(listing) == {"repo"}, out  # / is the chroot: only the client's own repository is there
+    # / is the chroot, also after cd ..: only the client's own repository is there ("/." for ls -a /).
+    listings = [
+        [n.lstrip("/") for n in line.split()] for line in out.splitlines() if line.startswith((".", "/."))
+    ]
+    assert len(listings) == 2 and all(names == [".", "..", "repo"] for names in listings), out
     assert f'Can\'t ls: "/srv/restic/{OTHER_ACCOUNT}" not found' in out, out
     other_config = f"/srv/restic/{OTHER_ACCOUNT}/repo/config"
     before = guest("backup-host", f"sha256sum {other_config}")
