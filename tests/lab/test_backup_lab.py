@@ -268,9 +268,9 @@ RESTIC = (
 TREE_SUMS = "cd {0} && find . -type f -print0 | sort -z | xargs -0 sha256sum"
 
 
-# Not yet proven on the lab (issue 8 stays open for it): its first lab run on 2026-12-01 failed and the
-# cause has not been read yet. The protected-copy mechanism itself passes Molecule and unit tests.
-@pytest.mark.xfail(strict=False, reason="unproven on the lab: the first run failed, cause not yet read")
+# Not yet proven on the lab (issue 8 stays open for it): its first lab run failed on the test's own
+# comparison of restic's short snapshot id with the full ids (fixed since, not re-run).
+@pytest.mark.xfail(strict=False, reason="unproven on the lab: short-id comparison fixed, not re-run")
 def test_snapshots_deleted_by_the_client_come_back_from_the_protected_copy(backups):
     guest(CLIENT, f"systemctl start {UNIT}")
     snap = status("data-status.json")["snapshot_id"]
@@ -284,11 +284,14 @@ def test_snapshots_deleted_by_the_client_come_back_from_the_protected_copy(backu
         OTHER_ACCOUNT,
     }
     copies = json.loads(guest("backup-host", f"rackwright-backup-protect list {ACCOUNT}"))[ACCOUNT]
-    assert copies[-1]["stamp"] == mine["copy"] and snap in copies[-1]["snapshots"], copies
+    # The runner's status holds restic's short id, the copy's list the full ones.
+    assert copies[-1]["stamp"] == mine["copy"] and any(s.startswith(snap) for s in copies[-1]["snapshots"]), (
+        copies
+    )
 
     # The compromised client deletes every snapshot it has, with its own credentials, and prunes.
     ids = [s["id"] for s in json.loads(guest(CLIENT, "rackwright-backup snapshots data"))["snapshots"]]
-    assert snap in ids
+    assert any(i.startswith(snap) for i in ids), ids
     guest(CLIENT, f"{RESTIC} forget --prune {' '.join(ids)}")
     assert json.loads(guest(CLIENT, "rackwright-backup snapshots data"))["snapshots"] == []
     assert guest("backup-host", f"ls /srv/restic/{ACCOUNT}/repo/snapshots").strip() == ""
@@ -296,7 +299,7 @@ def test_snapshots_deleted_by_the_client_come_back_from_the_protected_copy(backu
 
     # The backup host puts the protected copy back; the client restores from it as usual.
     restored = json.loads(guest("backup-host", f"rackwright-backup-protect restore {ACCOUNT}"))
-    assert restored["result"] == "ok" and snap in restored["snapshots"], restored
+    assert restored["result"] == "ok" and any(s.startswith(snap) for s in restored["snapshots"]), restored
     assert int(guest("backup-host", f"find /srv/restic/{ACCOUNT}/repo/data -type f | wc -l")) > int(packs)
     guest(CLIENT, "rm -rf /root/from-protected")
     guest(CLIENT, f"rackwright-backup restore data --snapshot {snap} --target /root/from-protected")
