@@ -9,8 +9,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 PLAYBOOKS := $(wildcard playbooks/*.yml)
+# The jobs of .github/workflows/ci.yml (tests/unit/test_ci_workflow.py keeps the two lists equal).
+JOBS := lint-unit molecule lab
 
 .PHONY: help setup system docker images lint unit integration pristine molecule test demo docs lock clean
+# system-LAYER, pristine-JOB and molecule-SCENARIO name no files: never delete them as intermediates
+.SECONDARY:
 
 help: ## List targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,8 +56,10 @@ unit: setup ## pytest: parsers on real vendor output, filters, guards, inventory
 integration: setup system-integration ## pytest on real local tools (restic repositories), no VM or container
 	pytest -q --junitxml=reports/junit/integration.xml tests/integration
 
-pristine: setup system-pristine docker ## CI's lint-unit job (lint, unit, integration) in a bare Debian 12 container
-	$(VENV_PY) scripts/pristine.py --job lint-unit
+pristine: $(addprefix pristine-,$(JOBS)) ## Every CI job's steps on bare Debian 12 containers; pristine-JOB for one (lint-unit, molecule, lab)
+
+pristine-%: setup system-pristine docker
+	$(VENV_PY) scripts/pristine.py --job $*
 
 molecule: $(addprefix molecule-,$(SCENARIOS)) ## Every Molecule scenario (check, converge, idempotence, verify)
 
@@ -62,7 +68,7 @@ molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	molecule test -s $*
 
 test: ## The whole suite (what CI runs), with a timing per layer
-	$(PYTHON) scripts/run_layers.py pristine molecule test-lab
+	$(PYTHON) scripts/run_layers.py $(addprefix pristine-,$(JOBS))
 
 demo: setup system-lab lab-up ## Boot the built-in lab and run the main playbook on it
 	ansible-playbook -i inventories/lab playbooks/site.yml

@@ -11,8 +11,16 @@ configuration names (so it reaches the same package mirrors, which are named now
 nothing else that was installed here: a step that only works because this machine has something
 installed by hand fails here first. The command runs as root in /src with `bash -e`.
 
-Download caches (pip wheels, apt archives) are kept under .cache/pristine/ between runs to save time;
-they hold packages, not installed state, so the container still starts bare.
+Like a hosted runner it is root with the devices of a VM (`--privileged`: debootstrap mounts /proc, QEMU
+opens /dev/kvm where the host has it) and a running Docker daemon (this machine's socket; the docker CLI is
+not installed: `make docker` installs it). A job with a matrix gets one fresh container per matrix value, as
+GitHub gives each its own runner. What the job writes under reports/ (JUnit XML, the lab's consoles) comes
+back to reports/pristine/<job>[-<value>]/.
+
+Caches, as a hosted runner keeps them with actions/cache, are kept between runs to save time; they hold
+downloads and recipe-hashed build outputs, not installed state, so the container still starts bare: apt
+archives (.cache/pristine/), pip's download cache, and the lab's VM images (keyed by their recipe hash).
+Molecule's images live in the Docker daemon, keyed the same way.
 """
 
 import configparser
@@ -31,6 +39,8 @@ CACHE = ROOT / ".cache" / "pristine"
 # This machine's package-client configuration, handed over read-only (only the files that exist here).
 CONFIG = ["/etc/apt/sources.list.d", "/etc/apt/apt.conf.d", "/etc/pip.conf", "/etc/xdg/pip"]
 HOST_CA = "/opt/rackwright-host-ca.crt"
+DOCKER_SOCKET = "/var/run/docker.sock"
+REPORTS = ROOT / "reports" / "pristine"
 PASS_ENV = ("PIP_", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "CI")
 
 
@@ -63,8 +73,22 @@ def pip_cert() -> str | None:
     return found if found and Path(found).is_file() else None
 
 
-def docker_args(name: str, command: list[str]) -> list[str]:
+def lab_image_cache() -> Path:
+    """This machine's cache of lab VM images (rackwright_lab.util.cache_dir, which runs in the venv)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rackwright" / "lab-images"
+
+
+def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     args = ["docker", "run", "--rm", "-i", "--name", name, "--network", "host", "--hostname", "pristine"]
+    args += ["--privileged"]  # a hosted runner is a VM with root: mounts, loop and KVM devices
+    if Path(DOCKER_SOCKET).exists():  # ...and a running dockerd (the CLI comes from `make docker`)
+        args += ["-v", f"{DOCKER_SOCKET}:{DOCKER_SOCKET}"]
+    lab_cache = lab_image_cache()
+    lab_cache.mkdir(parents=True, exist_ok=True)
+    args += ["-v", f"{lab_cache}:/root/.cache/rackwright/lab-images"]
+    reports.mkdir(parents=True, exist_ok=True)
+    args += ["-v", f"{reports}:/src/reports"]
     for path in CONFIG:
         if Path(path).exists():
             args += ["-v", f"{path}:{path}:ro"]
@@ -89,8 +113,9 @@ def docker_args(name: str, command: list[str]) -> list[str]:
     return [*args, IMAGE, "bash", "-e", "-c", script]
 
 
-def job_command(job: str) -> list[str]:
-    """The make targets of JOB's run: steps in .github/workflows/ci.yml, in order, as run_layers.py arguments.
+def job_runs(job: str) -> list[tuple[str, list[str]]]:
+    """The runners JOB starts, as (label, command): one per matrix value, each running the make targets of
+    the job's `run:` steps in .github/workflows/ci.yml, in order, as run_layers.py arguments.
 
     The container runs as root, so `$ROOT_MAKE target` (sudo make on a hosted runner) is plain make here.
     """
@@ -101,38 +126,36 @@ def job_command(job: str) -> list[str]:
         raise SystemExit(
             f"pristine: no job {job!r} in {WORKFLOW.relative_to(ROOT)} (jobs: {', '.join(flow['jobs'])})"
         )
-    targets = []
-    for step in flow["jobs"][job]["steps"]:
-        if "run" in step:
-            words = step["run"].replace("$ROOT_MAKE", "make").split()
-            if len(words) != 2 or words[0] != "make":
+    spec = flow["jobs"][job]
+    matrix = spec.get("strategy", {}).get("matrix", {})
+    if len(matrix) > 1:
+        raise SystemExit(f"pristine: job {job}: a matrix of more than one key ({', '.join(matrix)})")
+    key, values = next(iter(matrix.items()), (None, [None]))
+    runs = []
+    for value in values:
+        targets = []
+        for step in spec["steps"]:
+            if "run" not in step:
+                continue
+            line = step["run"].replace("$ROOT_MAKE", "make")
+            if key is not None:
+                line = line.replace("${{ matrix." + key + " }}", str(value))
+            words = line.split()
+            if len(words) != 2 or words[0] != "make" or "${{" in line:
                 raise SystemExit(f"pristine: job {job}: step {step['run']!r} is not `make TARGET`")
             targets.append(words[1])
-    return ["python3", "scripts/run_layers.py", *targets]
+        label = job if key is None else f"{job}-{value}"
+        runs.append((label, ["python3", "scripts/run_layers.py", *targets]))
+    return runs
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] == ["--job"] and len(argv) == 2:
-        command = job_command(argv[1])
-    elif "--" in argv and argv.index("--") < len(argv) - 1:
-        command = argv[argv.index("--") + 1 :]
-    else:
-        print(
-            "usage: pristine.py --job JOB | -- COMMAND...  (e.g. --job lint-unit, or -- make unit)",
-            file=sys.stderr,
-        )
-        return 2
+def run_in_container(label: str, command: list[str]) -> int:
+    """Run COMMAND in a fresh pristine container; its exit status."""
     start = time.monotonic()
-    build = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_images.py"), str(RECIPE)], check=False
-    )
-    if build.returncode != 0:
-        say("building the pristine image failed (see above)")
-        return build.returncode
     files = tree_files()
-    name = f"rackwright-pristine-{os.getpid()}"
-    say(f"{len(files)} files of the work tree into a bare {IMAGE}; running: {shlex.join(command)}")
-    docker = subprocess.Popen(docker_args(name, command), stdin=subprocess.PIPE)
+    name = f"rackwright-pristine-{os.getpid()}-{label}"
+    say(f"[{label}] {len(files)} files of the work tree into a bare {IMAGE}; running: {shlex.join(command)}")
+    docker = subprocess.Popen(docker_args(name, command, REPORTS / label), stdin=subprocess.PIPE)
     tar = subprocess.run(
         ["tar", "-c", "-C", str(ROOT), "--null", "-T", "-"], input="\0".join(files).encode(),
         stdout=docker.stdin, check=False,
@@ -145,10 +168,38 @@ def main(argv: list[str]) -> int:
         raise
     took = time.monotonic() - start
     if tar.returncode != 0:
-        say(f"copying the work tree failed (tar exit {tar.returncode})")
+        say(f"[{label}] copying the work tree failed (tar exit {tar.returncode})")
         return tar.returncode
-    say(f"{shlex.join(command)}: {'passed' if rc == 0 else f'FAILED (exit {rc})'} in {took:.0f} s")
+    verdict = "passed" if rc == 0 else f"FAILED (exit {rc}; the failing step is named above)"
+    say(f"[{label}] {shlex.join(command)}: {verdict} in {took:.0f} s; reports in {REPORTS / label}")
     return rc
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--job"] and len(argv) == 2:
+        runs = job_runs(argv[1])
+    elif "--" in argv and argv.index("--") < len(argv) - 1:
+        runs = [("command", argv[argv.index("--") + 1 :])]
+    else:
+        print(
+            "usage: pristine.py --job JOB | -- COMMAND...  (e.g. --job lint-unit, or -- make unit)",
+            file=sys.stderr,
+        )
+        return 2
+    build = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_images.py"), str(RECIPE)], check=False
+    )
+    if build.returncode != 0:
+        say("building the pristine image failed (see above)")
+        return build.returncode
+    results = [(label, run_in_container(label, command)) for label, command in runs]
+    failed = [label for label, rc in results if rc != 0]
+    if len(results) > 1:
+        say(
+            f"{len(results) - len(failed)} of {len(results)} runners passed"
+            + (f"; FAILED: {', '.join(failed)}" if failed else "")
+        )
+    return next((rc for _, rc in results if rc != 0), 0)
 
 
 if __name__ == "__main__":

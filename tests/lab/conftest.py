@@ -101,7 +101,8 @@ def lab_up():
 
     A lab that was already up (a developer's, `make demo`'s) is used and left running.
     """
-    started_here = "lab is down" in lab("status", check=False).stdout
+    before = lab("status", check=False)  # rc 1: a lab left with its VMs gone, which `lab up` starts afresh
+    started_here = "lab is down" in before.stdout or before.returncode != 0
     lab("up", timeout=600)
     state_dir = Path(os.environ.get("RACKWRIGHT_LAB_STATE") or ROOT / ".lab")
     yield json.loads((state_dir / "lab.json").read_text())

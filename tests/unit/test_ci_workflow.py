@@ -1,8 +1,8 @@
 """The pull-request workflow (.github/workflows/ci.yml) read the way a bare hosted runner would run it.
 
 Each job's `run:` steps must be make targets that install or depend on everything they need: a target that
-relies on something only a developer's machine has fails here with the job and step named. The lint-unit
-job's steps also run for real, in order, in a pristine Debian container (`make pristine`).
+relies on something only a developer's machine has fails here with the job and step named. Every job's steps
+also run for real, in order, in pristine Debian containers (`make pristine`, which `make test` is).
 """
 
 import re
@@ -123,12 +123,28 @@ def test_a_removed_prerequisite_is_named(tmp_path):
 
 
 def test_make_test_replays_the_workflow_jobs():
-    """`make test` (the README's test command) runs what the jobs run: the lint-unit job's steps in a pristine
-    container, then the molecule scenarios and the lab tests."""
+    """`make test` (the README's test command) is every job of the workflow, each run by scripts/pristine.py
+    in bare containers (one per matrix value), so what CI runs is what the README's command runs."""
     makefile = (ROOT / "Makefile").read_text()
-    layers = re.search(r"^test:.*\n\t.*run_layers\.py (.*)$", makefile, re.M).group(1).split()
-    assert layers == ["pristine", "molecule", "test-lab"], layers
-    pristine = re.search(r"^pristine:.*\n\t(.*)$", makefile, re.M).group(1)
-    assert "scripts/pristine.py --job lint-unit" in pristine
+    jobs = re.search(r"^JOBS := (.*)$", makefile, re.M).group(1).split()
+    assert jobs == list(workflow()["jobs"]), f"Makefile JOBS {jobs} != the workflow's jobs"
+    layers = re.search(r"^test:.*\n\t.*run_layers\.py (.*)$", makefile, re.M).group(1)
+    assert layers == "$(addprefix pristine-,$(JOBS))", layers
+    pristine = re.search(r"^pristine-%:.*\n\t(.*)$", makefile, re.M).group(1)
+    assert "scripts/pristine.py --job $*" in pristine
     molecule_targets = {t for _, _, t in run_steps() if t.startswith("molecule-")}
     assert molecule_targets == {f"molecule-{s}" for s in scenarios()}
+
+
+def test_pristine_replays_each_matrix_value_on_its_own_runner():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import pristine
+    finally:
+        sys.path.pop(0)
+    runs = dict(pristine.job_runs("molecule"))
+    assert sorted(runs) == [f"molecule-{s}" for s in scenarios()]
+    assert runs["molecule-backup"] == ["python3", "scripts/run_layers.py", "molecule-backup"]
+    assert dict(pristine.job_runs("lab")) == {"lab": ["python3", "scripts/run_layers.py", "test-lab"]}
+    with pytest.raises(SystemExit, match="no job 'nope'"):
+        pristine.job_runs("nope")
