@@ -225,9 +225,6 @@ def test_a_client_cannot_forward_ports(backups):
     assert listening.strip() == "", listening
 
 
-# Not yet proven on the lab (issue 8 stays open for it): this failed once on 2026-12-01 on its expected
-# message (every attempt was refused; the text now matches what the lab printed, not yet re-run).
-@pytest.mark.xfail(strict=False, reason="unproven on the lab: expected text corrected, not re-run")
 def test_a_client_cannot_replace_its_keys_or_plant_links(backups):
     keys = f"/etc/ssh/rackwright-backup-keys/{ACCOUNT}"
     before = guest("backup-host", f"sha256sum {keys}")
@@ -268,9 +265,6 @@ RESTIC = (
 TREE_SUMS = "cd {0} && find . -type f -print0 | sort -z | xargs -0 sha256sum"
 
 
-# Not yet proven on the lab (issue 8 stays open for it): its first lab run failed on the test's own
-# comparison of restic's short snapshot id with the full ids (fixed since, not re-run).
-@pytest.mark.xfail(strict=False, reason="unproven on the lab: short-id comparison fixed, not re-run")
 def test_snapshots_deleted_by_the_client_come_back_from_the_protected_copy(backups):
     guest(CLIENT, f"systemctl start {UNIT}")
     snap = status("data-status.json")["snapshot_id"]
