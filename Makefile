@@ -67,8 +67,11 @@ molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	@echo "== molecule scenario $*"
 	molecule test -s $*
 
+# The lab job runs on the host here: replayed in a container (make pristine-lab) it took 58 min instead of
+# about 30 (likely because the VMs' disks sit on the container's overlayfs; not yet measured), which would put
+# make test past CI's 90 minutes.
 test: ## The whole suite (what CI runs), with a timing per layer
-	$(PYTHON) scripts/run_layers.py $(addprefix pristine-,$(JOBS))
+	$(PYTHON) scripts/run_layers.py pristine-lint-unit pristine-molecule test-lab
 
 demo: setup system-lab lab-up ## Boot the built-in lab and run the main playbook on it
 	ansible-playbook -i inventories/lab playbooks/site.yml

@@ -123,13 +123,15 @@ def test_a_removed_prerequisite_is_named(tmp_path):
 
 
 def test_make_test_replays_the_workflow_jobs():
-    """`make test` (the README's test command) is every job of the workflow, each run by scripts/pristine.py
-    in bare containers (one per matrix value), so what CI runs is what the README's command runs."""
+    """`make test` (the README's test command) is every job of the workflow: lint-unit and molecule run by
+    scripts/pristine.py in bare containers (one per matrix value), the lab job's target on the host."""
     makefile = (ROOT / "Makefile").read_text()
     jobs = re.search(r"^JOBS := (.*)$", makefile, re.M).group(1).split()
     assert jobs == list(workflow()["jobs"]), f"Makefile JOBS {jobs} != the workflow's jobs"
-    layers = re.search(r"^test:.*\n\t.*run_layers\.py (.*)$", makefile, re.M).group(1)
-    assert layers == "$(addprefix pristine-,$(JOBS))", layers
+    layers = re.search(r"^test:.*\n\t.*run_layers\.py (.*)$", makefile, re.M).group(1).split()
+    # The lab job's own target runs on the host: in a container it is twice as slow (Makefile, above `test:`).
+    assert layers == ["pristine-lint-unit", "pristine-molecule", "test-lab"], layers
+    assert [f"pristine-{job}" for job in jobs if job != "lab"] + ["test-lab"] == layers
     pristine = re.search(r"^pristine-%:.*\n\t(.*)$", makefile, re.M).group(1)
     assert "scripts/pristine.py --job $*" in pristine
     molecule_targets = {t for _, _, t in run_steps() if t.startswith("molecule-")}
