@@ -66,7 +66,7 @@ molecule: $(addprefix molecule-,$(SCENARIOS)) ## Every Molecule scenario (check,
 
 molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	@echo "== molecule scenario $*"
-	molecule test -s $*
+	molecule -c .config/molecule/config.yml test -s $*
 
 test: ## The whole suite (what CI runs), with a timing per layer
 	$(PYTHON) scripts/run_layers.py $(addprefix pristine-,$(JOBS))
