@@ -73,12 +73,6 @@ def pip_cert() -> str | None:
     return found if found and Path(found).is_file() else None
 
 
-def lab_image_cache() -> Path:
-    """This machine's cache of lab VM images (rackwright_lab.util.cache_dir, which runs in the venv)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rackwright" / "lab-images"
-
-
 def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     args = ["docker", "run", "--rm", "-i", "--name", name, "--network", "host", "--hostname", "pristine"]
     # A hosted runner is a VM with root: debootstrap mounts /proc (SYS_ADMIN), QEMU opens /dev/kvm. Not
@@ -88,7 +82,10 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
         args += ["--device", "/dev/kvm"]
     if Path(DOCKER_SOCKET).exists():  # ...and a running dockerd (the CLI comes from `make docker`)
         args += ["-v", f"{DOCKER_SOCKET}:{DOCKER_SOCKET}"]
-    lab_cache = lab_image_cache()
+    sys.path.insert(0, str(ROOT / "lab"))  # the lab's own answer to where its images are cached
+    from rackwright_lab.util import cache_dir
+
+    lab_cache = cache_dir()
     lab_cache.mkdir(parents=True, exist_ok=True)
     args += ["-v", f"{lab_cache}:/root/.cache/rackwright/lab-images"]
     reports.mkdir(parents=True, exist_ok=True)

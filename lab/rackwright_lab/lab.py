@@ -184,18 +184,16 @@ def up(spec_path: str | None, timeout: float) -> int:
         st = read_state()
         if st:
             dead = [n for n, v in st["vms"].items() if not qemu_alive(v)]
-            if dead and len(dead) == len(st["vms"]):  # a reboot or a killed session: nothing left to look at
-                log(f"lab '{st['name']}' was left up but none of its VMs is running; starting it afresh")
-                _teardown(quiet=True)
-                st = None
-            elif dead:  # some still run: keep them and their consoles for whoever looks into the crash
+            if not dead:
+                log(f"lab '{st['name']}' is already up ({len(st['vms'])} VMs); nothing to do")
+                return 0
+            if len(dead) < len(st["vms"]):  # some still run: keep them and their consoles for whoever looks
                 raise LabError(
                     f"lab '{st['name']}' is up but {', '.join(dead)} crashed or stopped "
                     "(see `lab status`); run `lab down` then `lab up`"
                 )
-            if st:
-                log(f"lab '{st['name']}' is already up ({len(st['vms'])} VMs); nothing to do")
-                return 0
+            # A reboot or a killed session: nothing is left to look at; the stale state goes just below.
+            log(f"lab '{st['name']}' was left up but none of its VMs is running; starting it afresh")
         if sdir.exists() and any(p.name != ".lock" for p in sdir.iterdir()):
             log(f"removing stale state in {sdir}")
             _teardown(quiet=True)

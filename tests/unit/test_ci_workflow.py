@@ -2,7 +2,8 @@
 
 Each job's `run:` steps must be make targets that install or depend on everything they need: a target that
 relies on something only a developer's machine has fails here with the job and step named. Every job's steps
-also run for real, in order, in pristine Debian containers (`make pristine`, which `make test` is).
+also run for real, in order, in pristine Debian containers (`make pristine`; `make test` runs the lint-unit
+and molecule jobs that way and the lab job's target on the host).
 """
 
 import re
