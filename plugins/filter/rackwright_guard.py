@@ -1,3 +1,5 @@
+# Copyright: (c) rackwright contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The typed confirmation every destructive rackwright action rests on.
 
 Filters, because a filter runs wherever Ansible templates, and the places used here are templated on the

@@ -1,3 +1,5 @@
+# Copyright: (c) rackwright contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Inventory validation for rackwright: find malformed inventories before a play runs.
 
 `inventory_problems(hostvars, groups, schema)` returns a list of sentences, one
