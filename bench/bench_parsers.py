@@ -1,6 +1,7 @@
 """Parse 10,000 saved reports of each kind (cycling over tests/fixtures) on one core and print reports/second.
 
-Run from the repository root: ``.venv/bin/python bench/bench_parsers.py [reports]``.
+Run from the repository root: ``.venv/bin/python -m bench.bench_parsers [reports]`` (``-m`` puts the root,
+and with it ``ansible_collections/rackwright/infra``, on the import path).
 Prints a table, asserts nothing.
 """
 
@@ -8,21 +9,20 @@ import pathlib
 import sys
 import time
 
-import ansible.module_utils
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_dmidecode import parse_dmidecode
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ipmitool import parse_ipmi
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat import (
+    parse_mdadm_detail,
+    parse_mdstat,
+)
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvidia_smi import parse_nvidia_smi
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import parse_smart_log
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_redfish import parse_redfish
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_smartctl import parse_smartctl_json
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ssacli import parse_ssacli
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storcli import parse_storcli
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
-
-from ansible.module_utils.rackwright_dmidecode import parse_dmidecode  # noqa: E402
-from ansible.module_utils.rackwright_ipmitool import parse_ipmi  # noqa: E402
-from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat  # noqa: E402
-from ansible.module_utils.rackwright_nvidia_smi import parse_nvidia_smi  # noqa: E402
-from ansible.module_utils.rackwright_nvme import parse_smart_log  # noqa: E402
-from ansible.module_utils.rackwright_redfish import parse_redfish  # noqa: E402
-from ansible.module_utils.rackwright_smartctl import parse_smartctl_json  # noqa: E402
-from ansible.module_utils.rackwright_ssacli import parse_ssacli  # noqa: E402
-from ansible.module_utils.rackwright_storcli import parse_storcli  # noqa: E402
-
 FIXTURES = ROOT / "tests" / "fixtures"
 PARSERS = (
     ("smartctl JSON", "smartctl", "*.json", parse_smartctl_json),

@@ -1,14 +1,13 @@
-"""Make ``ansible.module_utils.rackwright_*`` and the modules importable under pytest, as Ansible does
-with ``module_utils = plugins/module_utils`` and ``library = plugins/modules``."""
+"""Shared helpers. Tests import the collection as ``ansible_collections.rackwright.infra``:
+the repository root through the ``ansible_collections/rackwright/infra`` symlink (pyproject.toml puts the
+root on the path)."""
 
-import importlib.util
 import json
 import os
 import pathlib
 import subprocess
 import sys
 
-import ansible.module_utils
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
@@ -16,17 +15,13 @@ from ansible.module_utils.common.text.converters import to_bytes
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
-if str(ROOT / "plugins" / "module_utils") not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
-if str(ROOT / "plugins" / "modules") not in sys.path:
-    sys.path.insert(0, str(ROOT / "plugins" / "modules"))
-
 
 def run_role(role, extra_vars, tasks_from="main"):
-    """Run ROLE's TASKS_FROM entry point on localhost in check mode; validation fails before any change."""
+    """Run rackwright.infra.ROLE's TASKS_FROM entry point on localhost in check mode (validation fails before
+    any change)."""
     playbook = (
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_role:\n"
-        f"        name: {role}\n        tasks_from: {tasks_from}\n"
+        f"        name: rackwright.infra.{role}\n        tasks_from: {tasks_from}\n"
     )
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local"]
@@ -47,16 +42,6 @@ def fixture_text(relative):
 def fixture_names(tool):
     """Sorted file names of tests/fixtures/<tool>/."""
     return sorted(p.name for p in (FIXTURES / tool).iterdir())
-
-
-def load_filter_plugin():
-    """The FilterModule file, imported under a name that cannot clash with module_utils."""
-    spec = importlib.util.spec_from_file_location(
-        "rackwright_filters", ROOT / "plugins" / "filter" / "rackwright_health.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Jinja filters over rackwright health results: worst_health, health_rollup, disk_wear_forecast.
 
-Controller-side plugins cannot import the module_utils package, so the severity order
-(ok < unknown < warning < critical) is repeated here; keep it in sync with rackwright_health.py.
+The severity order (ok < unknown < warning < critical) is the collection's module_utils one.
 """
 
 # ruff: noqa: E402 - Ansible modules keep DOCUMENTATION/EXAMPLES/RETURN before the imports.
@@ -26,7 +25,10 @@ import math
 
 from ansible.errors import AnsibleFilterError
 
-SEVERITY = ("ok", "unknown", "warning", "critical")
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    HEALTH_STATES as SEVERITY,
+)
+
 WEAR_ATTRIBUTES = (
     "Wear_Leveling_Count",
     "Media_Wearout_Indicator",

@@ -9,7 +9,11 @@ are boot-time BIOS snapshots: type 39 PSU status and chassis states give a weak 
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, to_number
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    to_number,
+)
 
 TOOL = "dmidecode"
 

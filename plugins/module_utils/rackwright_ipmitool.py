@@ -12,7 +12,12 @@ health unknown and ``present: false`` and do not count towards the overall verdi
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, to_decimal, to_number
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    to_decimal,
+    to_number,
+)
 
 TOOL = "ipmitool"
 # A BMC has a few hundred sensors and its SEL holds at most a few thousand entries.

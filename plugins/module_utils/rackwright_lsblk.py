@@ -2,7 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parse ``lsblk -J -b -o NAME,SIZE,TYPE,MODEL,SERIAL,ROTA,TRAN`` into a list of whole disks."""
 
-from ansible.module_utils.rackwright_health import ParseError, load_json, to_number
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    load_json,
+    to_number,
+)
 
 TOOL = "lsblk"
 LSBLK_ARGS = ["-J", "-b", "-d", "-o", "NAME,SIZE,TYPE,MODEL,SERIAL,ROTA,TRAN"]

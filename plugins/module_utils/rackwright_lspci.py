@@ -5,7 +5,7 @@
 import re
 import shlex
 
-from ansible.module_utils.rackwright_health import ParseError
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 
 TOOL = "lspci"
 _SLOT_RE = re.compile(r"^(?:[0-9a-fA-F]{4,}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")

@@ -9,7 +9,12 @@ a faulty member on an otherwise full array is a warning, inactive IMSM/DDF conta
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, to_decimal, to_number
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    to_decimal,
+    to_number,
+)
 
 TOOL_MDSTAT = "mdstat"
 TOOL_MDADM = "mdadm"

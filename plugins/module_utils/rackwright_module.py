@@ -14,7 +14,10 @@ import os
 import re
 import stat
 
-from ansible.module_utils.rackwright_health import ParseError, coerce_thresholds
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    coerce_thresholds,
+)
 
 C_LOCALE = {"LC_ALL": "C", "LANG": "C"}
 MAX_INPUT_BYTES = 8 * 1024 * 1024

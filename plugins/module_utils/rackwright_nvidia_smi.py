@@ -12,7 +12,12 @@ declarations are rejected before parsing (no entity expansion possible).
 import re
 import xml.etree.ElementTree as ET
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, coerce_thresholds, to_decimal
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    coerce_thresholds,
+    to_decimal,
+)
 
 TOOL = "nvidia-smi"
 

@@ -6,7 +6,7 @@ Handles both schemas: nvme-cli <= 2.10 (flat integer critical_warning, flat ``De
 and >= 2.11 (critical_warning object, ``Devices[].Subsystems[].Controllers[].Namespaces[]``).
 """
 
-from ansible.module_utils.rackwright_health import (
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
     ParseError,
     Verdict,
     coerce_thresholds,
@@ -15,7 +15,7 @@ from ansible.module_utils.rackwright_health import (
     to_decimal,
     to_number,
 )
-from ansible.module_utils.rackwright_smartctl import (
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_smartctl import (
     DEFAULT_THRESHOLDS,
     evaluate_nvme_log,
     evaluate_temperature,

@@ -8,7 +8,13 @@ counts as OK, Health Warning warns and anything else than OK/Warning is critical
 against the resource's own Upper/Lower thresholds (NonCritical -> warning, Critical/Fatal -> critical).
 """
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json, member, to_decimal
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    load_json,
+    member,
+    to_decimal,
+)
 
 TOOL = "redfish"
 HEALTH = {"ok": "ok", "warning": "warning", "critical": "critical"}

@@ -8,7 +8,7 @@ JSON is evaluated even when smartctl's exit status is non-zero; only exit bits 0
 
 import re
 
-from ansible.module_utils.rackwright_health import (
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
     ParseError,
     Verdict,
     coerce_thresholds,

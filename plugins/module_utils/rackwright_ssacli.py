@@ -10,7 +10,7 @@ Rebuild/Recover is a warning, controller/cache/battery status other than OK (or 
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, Verdict
 
 TOOL = "ssacli"
 

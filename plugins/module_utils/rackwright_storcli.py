@@ -11,7 +11,13 @@ A failed storcli *command* is not an array failure: with data present it is only
 
 import re
 
-from ansible.module_utils.rackwright_health import ParseError, Verdict, load_json, member, to_number
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    Verdict,
+    load_json,
+    member,
+    to_number,
+)
 
 TOOL = "storcli"
 

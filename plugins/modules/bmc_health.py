@@ -184,9 +184,12 @@ sources:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rackwright_health import Verdict
-from ansible.module_utils.rackwright_ipmitool import parse_ipmi
-from ansible.module_utils.rackwright_module import (
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import Verdict
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ipmitool import parse_ipmi
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     MAX_INPUT_BYTES,
     first_line,
@@ -195,9 +198,10 @@ from ansible.module_utils.rackwright_module import (
     run_tool,
     saved_paths,
 )
-from ansible.module_utils.rackwright_redfish import parse_redfish, resource_sensors
-from ansible.module_utils.urls import ConnectionError as UrlConnectionError
-from ansible.module_utils.urls import open_url
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_redfish import (
+    parse_redfish,
+    resource_sensors,
+)
 
 EXPECTED = "ipmitool sdr/sdr elist/sensor/sel elist, FreeIPMI ipmi-sensors/ipmi-sel or Redfish JSON output"
 

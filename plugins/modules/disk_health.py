@@ -199,8 +199,13 @@ disks:
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rackwright_health import ParseError, load_json, rollup
-from ansible.module_utils.rackwright_module import (
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
+    ParseError,
+    load_json,
+    rollup,
+)
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     first_line,
     parse_file,
@@ -210,8 +215,11 @@ from ansible.module_utils.rackwright_module import (
     thresholds_or_fail,
     unknown_result,
 )
-from ansible.module_utils.rackwright_nvme import is_smart_log, parse_smart_log
-from ansible.module_utils.rackwright_smartctl import (
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import (
+    is_smart_log,
+    parse_smart_log,
+)
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_smartctl import (
     DEFAULT_THRESHOLDS,
     parse_scan,
     parse_smartctl_json,

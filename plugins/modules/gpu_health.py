@@ -138,8 +138,9 @@ gpus:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rackwright_health import Verdict
-from ansible.module_utils.rackwright_module import (
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import Verdict
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     first_line,
     parse_safely,
@@ -148,7 +149,10 @@ from ansible.module_utils.rackwright_module import (
     saved_paths,
     thresholds_or_fail,
 )
-from ansible.module_utils.rackwright_nvidia_smi import DEFAULT_THRESHOLDS, parse_nvidia_smi
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvidia_smi import (
+    DEFAULT_THRESHOLDS,
+    parse_nvidia_smi,
+)
 
 EXPECTED = "nvidia-smi -q -x output"
 

@@ -127,11 +127,12 @@ import json
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rackwright_dmidecode import parse_dmidecode
-from ansible.module_utils.rackwright_health import ParseError, Verdict
-from ansible.module_utils.rackwright_lsblk import LSBLK_ARGS, parse_lsblk
-from ansible.module_utils.rackwright_lspci import parse_lspci_mm
-from ansible.module_utils.rackwright_module import (
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_dmidecode import parse_dmidecode
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, Verdict
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_lsblk import LSBLK_ARGS, parse_lsblk
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_lspci import parse_lspci_mm
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     first_line,
     parse_file,
@@ -139,7 +140,7 @@ from ansible.module_utils.rackwright_module import (
     run_tool,
     saved_paths,
 )
-from ansible.module_utils.rackwright_nvme import parse_list
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import parse_list
 
 EXPECTED = "dmidecode, lsblk -J, nvme list -o json or lspci -mm output"
 PARSERS = {

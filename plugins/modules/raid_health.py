@@ -150,9 +150,13 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rackwright_health import ParseError, Verdict
-from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
-from ansible.module_utils.rackwright_module import (
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, Verdict
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat import (
+    parse_mdadm_detail,
+    parse_mdstat,
+)
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     find_tool,
     first_line,
@@ -161,8 +165,8 @@ from ansible.module_utils.rackwright_module import (
     run_tool,
     saved_paths,
 )
-from ansible.module_utils.rackwright_ssacli import parse_ssacli
-from ansible.module_utils.rackwright_storcli import parse_storcli
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ssacli import parse_ssacli
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storcli import parse_storcli
 
 MDSTAT = "/proc/mdstat"
 EXPECTED = "/proc/mdstat, mdadm --detail, storcli/perccli JSON or text, or ssacli text output"

@@ -196,8 +196,13 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rackwright_module import find_tool, run_tool
-from ansible.module_utils.rackwright_storage_plan import parse_export, plan_layout, plan_replace
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import find_tool, run_tool
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_plan import (
+    parse_export,
+    plan_layout,
+    plan_replace,
+)
 
 LVM_FIELDS = {
     "pvs": "pv_name,vg_name,pv_size,pv_free",

@@ -11,6 +11,8 @@ import pytest
 from conftest import ROOT
 
 RUNNER = ROOT / "roles" / "backup" / "files" / "rackwright_backup.py"
+# A stdlib-only script the role copies to hosts (/usr/local/sbin/rackwright-backup), not a module of the
+# collection, so it is loaded from its file as the host runs it.
 spec = importlib.util.spec_from_file_location("rackwright_backup", RUNNER)
 rb = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rb)

@@ -119,7 +119,7 @@ def capture(name):
     description, commands = SCENARIOS[name]
     guest(HOST, CLEANUP + RESET_NEW_SERVER_DISKS)
     guest(HOST, commands, check=False)
-    result = ansible(HOST, "storage_layout", "return_state=true")[HOST]
+    result = ansible(HOST, "rackwright.infra.storage_layout", "return_state=true")[HOST]
     assert "state" in result, result
     seen = guest(HOST, "cat /proc/mdstat; for md in /dev/md/*; do mdadm --detail $md; done", check=False)
     state = result["state"]

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.lab
 
 
 def module(name: str, args: dict | None = None, host: str = "new-server") -> dict:
-    result = ansible(host, name, json.dumps(args) if args else None)[host]
+    result = ansible(host, f"rackwright.infra.{name}", json.dumps(args) if args else None)[host]
     assert not result.get("failed"), result
     return result
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import ROOT
 
 TOOL = ROOT / "roles" / "backup" / "files" / "rackwright_backup_protect.py"
+# A stdlib-only script the role copies to backup hosts, not a module of the collection: loaded from its file.
 spec = importlib.util.spec_from_file_location("rackwright_backup_protect", TOOL)
 rp = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rp)

@@ -16,15 +16,18 @@ import json
 import os
 import time
 
-import bmc_health
-import disk_health
-import gpu_health
-import hw_inventory
 import pytest
-import raid_health
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.rackwright_module import MAX_INPUT_BYTES
 from conftest import FIXTURES, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import MAX_INPUT_BYTES
+from ansible_collections.rackwright.infra.plugins.modules import (
+    bmc_health,
+    disk_health,
+    gpu_health,
+    hw_inventory,
+    raid_health,
+)
 
 BAD = FIXTURES / "bad-inputs"
 MODULES = {

@@ -3,11 +3,12 @@
 import json
 
 import pytest
-from ansible.module_utils.rackwright_dmidecode import parse_dmidecode
-from ansible.module_utils.rackwright_health import ParseError
-from ansible.module_utils.rackwright_lsblk import parse_lsblk
-from ansible.module_utils.rackwright_lspci import parse_lspci_mm
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_dmidecode import parse_dmidecode
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_lsblk import parse_lsblk
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_lspci import parse_lspci_mm
 
 # file -> (health, reason substring or None, vendor, model, cpus, (slots, populated), psus)
 EXPECTED = {

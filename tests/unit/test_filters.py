@@ -2,10 +2,12 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.rackwright_smartctl import parse_smartctl_json
-from conftest import fixture_text, load_filter_plugin
+from conftest import fixture_text
 
-FILTERS = load_filter_plugin().FilterModule().filters()
+from ansible_collections.rackwright.infra.plugins.filter import rackwright_health
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_smartctl import parse_smartctl_json
+
+FILTERS = rackwright_health.FilterModule().filters()
 
 
 def test_worst_health_strings_and_dicts():

@@ -89,7 +89,8 @@ def test_exact_confirmation_passes_the_guard():
     """The guard is not a wall: the exact host name gets through to the host (here: nobody listening)."""
     run = ansible_playbook(*NOWHERE, *DISK, "-e", "confirm_replace=fra1-db01", "playbooks/replace_disk.yml")
     assert "Refusing" not in run.output
-    assert "TASK [storage : Fail and remove the old member, add the new disk]" in run.output, run.output
+    task = "TASK [rackwright.infra.storage : Fail and remove the old member, add the new disk]"
+    assert task in run.output, run.output
     assert f'fatal: [fra1-db01]: FAILED! => {{"changed": false, "msg": "Task failed: {NO_SSH}' in run.output
     assert "fra1-db02" not in run.output
 
@@ -111,7 +112,10 @@ def play_importing_the_role(tmp_path, hosts):
                     "tasks": [
                         {
                             "name": "Replace",
-                            "ansible.builtin.import_role": {"name": "storage", "tasks_from": "replace_disk"},
+                            "ansible.builtin.import_role": {
+                                "name": "rackwright.infra.storage",
+                                "tasks_from": "replace_disk",
+                            },
                         }
                     ],
                 },

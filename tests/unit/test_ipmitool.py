@@ -2,9 +2,13 @@
 samples."""
 
 import pytest
-from ansible.module_utils.rackwright_health import ParseError, worst
-from ansible.module_utils.rackwright_ipmitool import judge_state_text, parse_ipmi
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ipmitool import (
+    judge_state_text,
+    parse_ipmi,
+)
 
 # file -> (format, health of present sensors + events, reason substring or None, sensors, events)
 EXPECTED = {

@@ -5,11 +5,18 @@ produced these; each file's device state is in its name and in tests/fixtures/SO
 """
 
 import pytest
-from ansible.module_utils.rackwright_health import worst
-from ansible.module_utils.rackwright_ipmitool import parse_ipmi
-from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
-from ansible.module_utils.rackwright_smartctl import parse_smartctl_json, parse_smartctl_text
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ipmitool import parse_ipmi
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat import (
+    parse_mdadm_detail,
+    parse_mdstat,
+)
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_smartctl import (
+    parse_smartctl_json,
+    parse_smartctl_text,
+)
 
 
 def smartctl(name):

@@ -1,9 +1,13 @@
 """/proc/mdstat and mdadm --detail parsers against every real fixture."""
 
 import pytest
-from ansible.module_utils.rackwright_health import ParseError, worst
-from ansible.module_utils.rackwright_mdstat import parse_mdadm_detail, parse_mdstat
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat import (
+    parse_mdadm_detail,
+    parse_mdstat,
+)
 
 # file -> (worst health, reason substring or None, {array: state})
 MDSTAT_EXPECTED = {

@@ -3,14 +3,17 @@ smartctl calls run through one thread pool, and parse errors become fail_json.""
 
 import json
 
-import bmc_health
-import disk_health
-import gpu_health
-import hw_inventory
 import pytest
-import raid_health
 from ansible.module_utils.basic import AnsibleModule
 from conftest import fixture_text
+
+from ansible_collections.rackwright.infra.plugins.modules import (
+    bmc_health,
+    disk_health,
+    gpu_health,
+    hw_inventory,
+    raid_health,
+)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Run the real modules and filters through Ansible (ad-hoc and a tiny playbook) as a user would.
 
-Paths are given explicitly through the environment (and ansible.cfg is bypassed) so the tests work with
-or without the repository's ansible.cfg; the json stdout callback makes the output machine-readable.
+The collection path is given explicitly through the environment (and ansible.cfg is bypassed) so the tests
+work with or without the repository's ansible.cfg: the repository root holds
+ansible_collections/rackwright/infra, so rackwright.infra.* resolves from it. The json stdout callback makes
+the output machine-readable.
 """
 
 import json
@@ -16,9 +18,7 @@ ANSIBLE_BIN = os.path.join(os.path.dirname(sys.executable), "ansible")
 PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 ENV = dict(
     os.environ,
-    ANSIBLE_LIBRARY=str(ROOT / "plugins" / "modules"),
-    ANSIBLE_MODULE_UTILS=str(ROOT / "plugins" / "module_utils"),
-    ANSIBLE_FILTER_PLUGINS=str(ROOT / "plugins" / "filter"),
+    ANSIBLE_COLLECTIONS_PATH=str(ROOT),
     ANSIBLE_STDOUT_CALLBACK="json",
     ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
     ANSIBLE_NOCOLOR="1",
@@ -37,9 +37,10 @@ def empty_ansible_cfg(tmp_path_factory):
 
 
 def ansible(module, args):
-    """Run one module on localhost; returns (host result, combined output)."""
+    """Run the collection's MODULE on localhost; returns (host result, combined output)."""
     proc = subprocess.run(
-        [ANSIBLE_BIN, "localhost", "-i", "localhost,", "-c", "local", "-m", module, "-a", json.dumps(args)],
+        [ANSIBLE_BIN, "localhost", "-i", "localhost,", "-c", "local", "-m", f"rackwright.infra.{module}"]
+        + ["-a", json.dumps(args)],
         capture_output=True,
         text=True,
         env=ENV,
@@ -179,14 +180,15 @@ PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
   tasks:
-    - disk_health:
+    - rackwright.infra.disk_health:
         from_files: {files}
       register: disks
-    - debug:
+    - ansible.builtin.debug:
         msg:
-          worst: "{{{{ disks.disks | worst_health }}}}"
-          fleet: "{{{{ {{'node1': disks, 'node2': {{'health': 'ok', 'reasons': []}}}} | health_rollup }}}}"
-          wear: "{{{{ disks.disks | disk_wear_forecast(today='2025-01-01') }}}}"
+          worst: "{{{{ disks.disks | rackwright.infra.worst_health }}}}"
+          fleet: "{{{{ {{'node1': disks, 'node2': {{'health': 'ok', 'reasons': []}}}}
+                   | rackwright.infra.health_rollup }}}}"
+          wear: "{{{{ disks.disks | rackwright.infra.disk_wear_forecast(today='2025-01-01') }}}}"
 """
 
 

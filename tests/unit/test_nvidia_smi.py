@@ -2,9 +2,10 @@
 are the real captures with single documented edits (one element's text changed)."""
 
 import pytest
-from ansible.module_utils.rackwright_health import ParseError
-from ansible.module_utils.rackwright_nvidia_smi import parse_nvidia_smi
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvidia_smi import parse_nvidia_smi
 
 # file -> (health, reason substring or None, driver, product name, schema)
 EXPECTED = {

@@ -13,12 +13,15 @@ established checker is (check_smart, scrutiny, FreeIPMI), or the peer rates some
 import os
 import pathlib
 
-import bmc_health
-import disk_health
-import gpu_health
 import pytest
-import raid_health
 from conftest import ROOT
+
+from ansible_collections.rackwright.infra.plugins.modules import (
+    bmc_health,
+    disk_health,
+    gpu_health,
+    raid_health,
+)
 
 PEERS = pathlib.Path(os.environ.get("RACKWRIGHT_PEER_SUITES") or ROOT.parent / "shared" / "peer-suites")
 pytestmark = pytest.mark.skipif(

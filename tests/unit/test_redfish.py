@@ -3,9 +3,13 @@
 import json
 
 import pytest
-from ansible.module_utils.rackwright_health import ParseError, worst
-from ansible.module_utils.rackwright_redfish import parse_redfish, resource_sensors
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_redfish import (
+    parse_redfish,
+    resource_sensors,
+)
 
 # file -> (health, reason substring or None, number of sensors)
 EXPECTED = {

@@ -3,15 +3,19 @@
 import json
 
 import pytest
-from ansible.module_utils.rackwright_health import ParseError
-from ansible.module_utils.rackwright_nvme import parse_list, parse_smart_log
-from ansible.module_utils.rackwright_smartctl import (
+from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import (
+    parse_list,
+    parse_smart_log,
+)
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_smartctl import (
     decode_exit_status,
     parse_scan,
     parse_smartctl_json,
     parse_smartctl_text,
 )
-from conftest import fixture_names, fixture_text
 
 # file -> (health, substring of a reason or None for "no reasons")
 SMARTCTL_EXPECTED = {

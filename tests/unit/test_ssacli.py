@@ -1,9 +1,10 @@
 """HPE ssacli / hpssacli / hpacucli parser against every real fixture."""
 
 import pytest
-from ansible.module_utils.rackwright_health import ParseError, worst
-from ansible.module_utils.rackwright_ssacli import parse_ssacli
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ssacli import parse_ssacli
 
 # file -> (worst health, reason substring or None, arrays, controllers)
 EXPECTED = {

@@ -3,7 +3,9 @@
 import json
 
 import pytest
-from ansible.module_utils.rackwright_storage_plan import (
+from conftest import FIXTURES
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_plan import (
     PlanError,
     md_data_size,
     parse_export,
@@ -11,7 +13,6 @@ from ansible.module_utils.rackwright_storage_plan import (
     plan_layout,
     plan_replace,
 )
-from conftest import FIXTURES
 
 GIB = 1024**3
 MIB = 1024**2

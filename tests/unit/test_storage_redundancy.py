@@ -11,7 +11,9 @@ import json
 import re
 
 import pytest
-from ansible.module_utils.rackwright_storage_plan import (
+from conftest import FIXTURES
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_plan import (
     State,
     _raid10_sets,
     describe_members,
@@ -19,7 +21,6 @@ from ansible.module_utils.rackwright_storage_plan import (
     member_removal_refusal,
     plan_replace,
 )
-from conftest import FIXTURES
 
 MDADM = "mdadm /dev/md/data"
 

@@ -3,9 +3,10 @@
 import json
 
 import pytest
-from ansible.module_utils.rackwright_health import ParseError, worst
-from ansible.module_utils.rackwright_storcli import parse_storcli
 from conftest import fixture_names, fixture_text
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storcli import parse_storcli
 
 # file -> (worst health, reason substring or None, number of arrays, number of drives)
 EXPECTED = {
