@@ -41,7 +41,7 @@ docker: system-molecule ## Start dockerd if it is not running
 images: setup docker ## Build the Molecule container images (cached by recipe hash)
 	$(VENV_PY) scripts/build_images.py
 
-lint: setup ## ansible-lint (production), yamllint, ruff, role docs, syntax-check of every playbook
+lint: setup ## ansible-lint (production), yamllint, ruff, role docs, syntax-check of every playbook, ansible-test sanity
 	yamllint --strict .
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	ruff check .
@@ -49,6 +49,7 @@ lint: setup ## ansible-lint (production), yamllint, ruff, role docs, syntax-chec
 	$(VENV_PY) scripts/role_docs.py --check
 	ANSIBLE_INVENTORY=inventories/example ansible-lint --offline --profile production
 	for pb in $(PLAYBOOKS); do ansible-playbook --syntax-check -i inventories/example $$pb >/dev/null || exit 1; echo "syntax ok: $$pb"; done
+	$(VENV_PY) scripts/sanity.py
 
 unit: setup ## pytest: parsers on real vendor output, filters, guards, inventory validation (no system tool)
 	pytest -q --junitxml=reports/junit/unit.xml tests/unit

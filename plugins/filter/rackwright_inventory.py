@@ -166,7 +166,7 @@ def inventory_gate(hostvars, groups, schema):
                 f"{_GATE_RESULTS[key][1]} (checked before any host is contacted, whatever --limit, --tags "
                 "or --start-at-task say)"
             )
-    problems, _ = _GATE_RESULTS[key]
+    problems, _unused = _GATE_RESULTS[key]
     if problems:
         listed = "\n".join(f"  - {p}" for p in problems)
         raise AnsibleFilterError(

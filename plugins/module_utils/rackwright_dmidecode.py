@@ -70,7 +70,7 @@ def parse_records(text, source=None):
                 value.append(line.strip())
             continue
         if line[:1].isspace():
-            key, _, value = line.strip().partition(":")
+            key, _unused, value = line.strip().partition(":")
             last_key = key.strip()
             record["fields"][last_key] = value.strip()
             continue

@@ -114,7 +114,8 @@ def to_decimal(value):
 
     Only for values that are never written with thousands separators (percentages, temperatures).
     """
-    if type(value) is int or type(value) is float:
+    # Exact types on purpose: bool is a subclass of int, and true/false is not a number.
+    if type(value) is int or type(value) is float:  # pylint: disable=unidiomatic-typecheck
         return value
     if isinstance(value, str):
         match = _DECIMAL_RE.search(value)

@@ -111,7 +111,7 @@ def parse_ipmi(text, source=None):
         raise ParseError(
             TOOL, source, None, "empty output (expected ipmitool sdr/sensor/sel or FreeIPMI output)"
         )
-    if all(line.strip() == "SEL has no entries" for _, line in lines):
+    if all(line.strip() == "SEL has no entries" for _unused, line in lines):
         return {"format": "sel", "sensors": [], "events": [], "sel_empty": True}
     first = lines[0][1].strip()
     if first.startswith("Sensor ID") and ":" in first:
@@ -185,7 +185,7 @@ def _reading(text):
         comma = _DECIMAL_COMMA_RE.match(text)
         if comma:
             text = f"{comma.group(1)}.{comma.group(2)}{text[comma.end(2) :]}"
-    value, _, state = text.partition(",")
+    value, _unused, state = text.partition(",")
     value = value.strip()
     if _HEX_RE.match(value):
         return None, None, state.strip() or None

@@ -228,6 +228,9 @@ def evaluate(doc, source=None, thresholds=None, rc=None):
 class _Reader:
     """Type-checked access to a decoded smartctl document; errors name the field and the source."""
 
+    # Exact type checks on purpose: bool is a subclass of int, and JSON true/false is not a number here.
+    # pylint: disable=unidiomatic-typecheck
+
     def __init__(self, source):
         self.source = source
 
@@ -628,7 +631,8 @@ def _text_attribute(line):
 
 
 def _count(text):
-    """Integer with any thousands separators: "1'000'204'886'016", "4’000’787", "16,000,900" -> int."""
+    """Integer with any thousands separators: "1'000'204'886'016", "4\u2019000\u2019787" (right single
+    quotes), "16,000,900" -> int."""
     digits = re.sub(r"[\s,.'\u2019\u00a0]", "", text.strip().rstrip("%"))
     digits = re.sub(r"\D.*$", "", digits)
     return int(digits) if digits else None

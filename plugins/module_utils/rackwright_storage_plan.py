@@ -74,7 +74,7 @@ def parse_export(text):
     out = {}
     for line in (text or "").splitlines():
         if "=" in line:
-            key, _, value = line.partition("=")
+            key, _unused, value = line.partition("=")
             out[key.strip()] = value.strip()
     return out
 
@@ -677,7 +677,7 @@ class Planner:
         target = f"/dev/md/{name}"
         members = [(d, self.resolve(d, where)) for d in raid.get("devices") or []]
         spares = [(d, self.resolve(d, where + ".spares")) for d in raid.get("spares") or []]
-        if any(c is None for _, c in members + spares):
+        if any(c is None for _unused, c in members + spares):
             return
         for given, canon in members + spares:
             self.claim(canon, given, f"RAID {name}")
@@ -728,14 +728,14 @@ class Planner:
             argv.append(f"--chunk={int(raid['chunk_kb'])}")
         if spares:
             argv.append(f"--spare-devices={len(spares)}")
-        argv += [c for _, c in members] + [c for _, c in spares]
-        size = md_data_size(level, [self.size_of(c) for _, c in members])
+        argv += [c for _unused, c in members] + [c for _unused, c in spares]
+        size = md_data_size(level, [self.size_of(c) for _unused, c in members])
         self.act(
             "create_raid",
             target,
             argv,
-            f"RAID{level} from {[g for g, _ in members]}"
-            + (f" + spares {[g for g, _ in spares]}" if spares else ""),
+            f"RAID{level} from {[g for g, _unused in members]}"
+            + (f" + spares {[g for g, _unused in spares]}" if spares else ""),
         )
         self.virtual[target] = {"size": size}
         self.arrays.append(
@@ -782,7 +782,7 @@ class Planner:
             return
         where = f"storage_volume_groups[{name}]"
         devs = [(d, self.resolve(d, where)) for d in vg.get("devices") or []]
-        if any(c is None for _, c in devs) or not devs:
+        if any(c is None for _unused, c in devs) or not devs:
             return
         exists = name in self.st.vgs
         add = []
@@ -803,7 +803,7 @@ class Planner:
                 usable = _pv_usable(self.size_of(canon), info["extent"]) or 0
                 info["size"] += usable
                 info["free"] += usable
-            listed = {c for _, c in devs}
+            listed = {c for _unused, c in devs}
             for pv_path, pv in self.st.pvs.items():
                 if pv["vg"] == name and pv_path not in listed:
                     self.warnings.append(
@@ -814,10 +814,10 @@ class Planner:
                 self.act(
                     "create_vg",
                     name,
-                    ["vgcreate", name] + [c for _, c in add],
-                    f"VG {name} on {[g for g, _ in add]}",
+                    ["vgcreate", name] + [c for _unused, c in add],
+                    f"VG {name} on {[g for g, _unused in add]}",
                 )
-            usable = [_pv_usable(self.size_of(c)) for _, c in add]
+            usable = [_pv_usable(self.size_of(c)) for _unused, c in add]
             total = None if any(u is None for u in usable) else sum(usable)
             info = {"size": total, "free": total, "extent": DEFAULT_EXTENT}
         self.plan_lvs(vg, info, exists)

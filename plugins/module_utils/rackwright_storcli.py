@@ -158,7 +158,7 @@ def _overview(row):
 
 
 def _slot_path(prefix, eid_slot):
-    enclosure, _, slot = str(eid_slot).partition(":")
+    enclosure, _unused, slot = str(eid_slot).partition(":")
     return f"{prefix}/e{enclosure.strip()}/s{slot.strip()}"
 
 
@@ -220,7 +220,7 @@ def _drive(path, row, state):
 
 
 def _virtual_drive(prefix, vd, drives):
-    group, _, vd_id = str(vd.get("DG/VD", "")).partition("/")
+    group, _unused, vd_id = str(vd.get("DG/VD", "")).partition("/")
     vd_state = vd.get("State")
     state, level = VD_STATES.get(vd_state, (None, "unknown"))
     members = [d for d in drives if str(d["drive_group"]) == group]

@@ -18,7 +18,8 @@ description:
     C(nvme smart-log -o json) output given in O(from_files).
   - The JSON is evaluated even when smartctl exits non-zero; only exit-status bits 0/1 (command line error,
     device open failed) mean "no data" and give health C(unknown). Bit 3 (disk failing) is critical, bit 7
-    (self-test errors) a warning, bit 6 (error log entries) is ignored unless O(thresholds.error_log_warning).
+    (self-test errors) a warning, bit 6 (error log entries) is ignored unless O(thresholds) sets
+    C(error_log_warning).
   - "Verdict rules (after check_smart, scrutiny and smartctl_exporter): SMART overall-health failed or an
     attribute with C(when_failed=now) is critical, C(when_failed=past) a warning; raw reallocated (5),
     reallocation events (196), pending (197), offline uncorrectable (198) and reported uncorrectable (187)
@@ -36,7 +37,7 @@ description:
     anything else fails the module naming the key.
   - Read-only; always returns RV(ignore:changed=false).
 version_added: "1.0.0"
-author: rackwright contributors
+author: rackwright contributors (!UNKNOWN)
 options:
   devices:
     description:
@@ -61,8 +62,9 @@ options:
         disk are judged by the same rules.
       - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
         naming it beside the other files' verdicts. An empty list is an error, never live mode.
-    type: list
-    elements: path
+      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
+        type is named as such rather than turned into a path).
+    type: raw
   parallel:
     description: Number of smartctl processes run at the same time.
     type: int
@@ -89,7 +91,7 @@ notes:
   - Needs root to open the disks. Runs smartctl with C(LC_ALL=C).
   - Supports check mode; the module never changes anything.
 seealso:
-  - module: raid_health
+  - module: rackwright.infra.raid_health
 """
 
 EXAMPLES = r"""

@@ -27,7 +27,7 @@ description:
   - A missing nvidia-smi, "No devices were found" or a driver that cannot be reached give health C(unknown)
     (C(critical) with O(expect_gpus)).
 version_added: "1.0.0"
-author: rackwright contributors
+author: rackwright contributors (!UNKNOWN)
 options:
   from_files:
     description:
@@ -35,8 +35,9 @@ options:
         a byte order mark as a PowerShell redirect writes it).
       - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
         naming it beside the other files' verdicts. An empty list is an error, never live mode.
-    type: list
-    elements: path
+      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
+        type is named as such rather than turned into a path).
+    type: raw
   expect_gpus:
     description: The host must have working NVIDIA GPUs; a missing tool, driver or GPU is then critical.
     type: bool

@@ -19,11 +19,11 @@ description:
     (OK ok, Non-critical warning, Critical critical, Unknown/Other/out of spec or an empty bay unknown) and
     the
     chassis boot-up/power-supply/thermal states. Dell BIOSes report every PSU as C(Present, Unknown); use
-    M(bmc_health) for live PSU state."
+    M(rackwright.infra.bmc_health) for live PSU state."
   - A missing dmidecode gives health C(unknown) with the reason; lsblk and lspci are optional. A saved file
     that is empty or none of the four formats gives C(unknown) naming the file and the formats expected.
 version_added: "1.0.0"
-author: rackwright contributors
+author: rackwright contributors (!UNKNOWN)
 options:
   from_files:
     description:
@@ -31,8 +31,9 @@ options:
         fewer structures than its header announces is refused as cut off.
       - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
         naming it beside the other files' verdicts. An empty list is an error, never live mode.
-    type: list
-    elements: path
+      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
+        type is named as such rather than turned into a path).
+    type: raw
 notes:
   - dmidecode needs root.
   - Supports check mode; the module never changes anything.

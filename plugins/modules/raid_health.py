@@ -34,7 +34,7 @@ description:
     with neither arrays nor its C(unused devices:) line, a storcli answer without controllers or data, an
     ssacli controller header without status, arrays or drives, or text no RAID tool wrote."
 version_added: "1.0.0"
-author: rackwright contributors
+author: rackwright contributors (!UNKNOWN)
 options:
   format:
     description:
@@ -47,8 +47,9 @@ options:
       - Paths of saved tool outputs to parse instead of querying the host.
       - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
         naming it beside the other files' verdicts. An empty list is an error, never live mode.
-    type: list
-    elements: path
+      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
+        type is named as such rather than turned into a path).
+    type: raw
   mdadm_detail:
     description: When reading /proc/mdstat live, also run C(mdadm --detail) for each array (needs root).
     type: bool
@@ -57,7 +58,7 @@ notes:
   - Needs root for storcli/ssacli/mdadm. Tools run with C(LC_ALL=C); storcli with C(nolog).
   - Supports check mode; the module never changes anything.
 seealso:
-  - module: disk_health
+  - module: rackwright.infra.disk_health
 """
 
 EXAMPLES = r"""

@@ -32,7 +32,7 @@ description:
     disk that belongs to another array (directly or through a partition) is refused.
   - Mount points, fstab and mdadm.conf are left to the calling role; the module returns the UUIDs it needs.
 version_added: "1.0.0"
-author: rackwright contributors
+author: rackwright contributors (!UNKNOWN)
 options:
   operation:
     description: C(layout) converges the layout; C(replace) swaps a member of O(array).
@@ -133,7 +133,7 @@ notes:
   - Needs root, util-linux, and mdadm/lvm2 where arrays/VGs are declared.
   - Supports check mode and diff mode.
 seealso:
-  - module: raid_health
+  - module: rackwright.infra.raid_health
 """
 
 EXAMPLES = r"""

@@ -65,7 +65,11 @@ def setup(tmp_path):
 
 def runner(config_path, *args):
     return subprocess.run(
-        ["python3", str(RUNNER), "--config", config_path, *args], capture_output=True, text=True, timeout=120
+        ["python3", str(RUNNER), "--config", config_path, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

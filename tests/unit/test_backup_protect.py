@@ -59,7 +59,11 @@ def server(tmp_path):
 
 def tool(config_path, *args):
     return subprocess.run(
-        ["python3", str(TOOL), "--config", config_path, *args], capture_output=True, text=True, timeout=60
+        ["python3", str(TOOL), "--config", config_path, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

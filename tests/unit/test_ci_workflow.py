@@ -88,7 +88,7 @@ def dry_run(target: str) -> str:
     return run.stdout
 
 
-@pytest.mark.parametrize(("job", "step", "target"), list(run_steps()), ids=lambda v: str(v))
+@pytest.mark.parametrize(("job", "step", "target"), list(run_steps()), ids=str)
 def test_each_step_installs_what_it_needs(job, step, target):
     """From a bare runner, the step's target creates the venv and installs its layer's Debian packages."""
     commands = dry_run(target)

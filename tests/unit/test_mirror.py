@@ -33,7 +33,7 @@ def apt(tmp_path, sources=None, one_line=None):
 
 
 def test_debian_sources_give_the_archive_not_the_security_one(tmp_path):
-    security_first = DEBIAN_822.split("\n\n")[1] + "\n" + DEBIAN_822.split("\n\n")[0]
+    security_first = DEBIAN_822.split("\n\n")[1] + "\n" + DEBIAN_822.split("\n\n", maxsplit=1)[0]
     assert debian_mirror(apt(tmp_path, security_first), environ={}) == "http://mirror.invalid/debian"
 
 

@@ -103,7 +103,9 @@ class Restic:
         return env
 
     def run(self, *args, check=True, timeout=None):
-        proc = self.runner(self.argv(*args), env=self.env(), capture_output=True, text=True, timeout=timeout)
+        proc = self.runner(
+            self.argv(*args), env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and proc.returncode != 0:
             raise JobError(
                 f"{diagnose(proc.stderr)} (repository {self.config['repository']}; "
@@ -145,7 +147,7 @@ def job_config(config, name):
 
 def run_hooks(hooks, phase, job):
     for hook in hooks:
-        proc = subprocess.run(["/bin/sh", "-c", hook], capture_output=True, text=True)
+        proc = subprocess.run(["/bin/sh", "-c", hook], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
             raise JobError(
@@ -376,7 +378,7 @@ def cmd_restore(config, restic, name, target, snapshot, includes):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="rackwright-backup", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="rackwright-backup", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--config", default=CONFIG)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init")

@@ -289,7 +289,10 @@ def cmd_restore(config, account, stamp=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="rackwright-backup-protect", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="rackwright-backup-protect",
+        description=__doc__.split("\n", maxsplit=1)[0],
+    )
     parser.add_argument("--config", default=CONFIG)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("snapshot")
