@@ -16,7 +16,10 @@ GOOD = {"backup_password": "correct horse battery", "backup_repository_type": "l
         ({"backup_password": ""}, "backup_password is empty or shorter than 8 characters"),
         ({"backup_repository_type": "s3"}, "backup_repository_type must be one of"),
         ({"backup_jobs": [{"name": "Data!", "paths": ["/srv"]}]}, "Expected job names of lowercase letters"),
-        ({"backup_jobs": [{"name": "data", "paths": ["srv"]}]}, "absolute job paths (got ['srv'])"),
+        (
+            {"backup_jobs": [{"name": "data", "paths": ["srv"]}]},
+            "absolute job paths in backup_jobs (got ['srv'])",
+        ),
         ({"backup_jobs": [{"name": "data"}]}, "missing required arguments: paths"),
         (
             {"backup_jobs": [{"name": "data", "paths": ["/srv"], "schedule": "every tuesday"}]},
@@ -24,7 +27,7 @@ GOOD = {"backup_password": "correct horse battery", "backup_repository_type": "l
         ),
         (
             {"backup_repository_type": "sftp", "backup_sftp_host": "10.0.0.1", "backup_sftp_user": "Root!"},
-            "backup_sftp_user and backup_server_group user/group names of up to 32 lowercase letters",
+            "Expected backup_sftp_user a user name of up to 32 lowercase letters",
         ),
         (
             {"backup_repository_type": "sftp", "backup_sftp_host": "10.0.0.1", "backup_sftp_user": "b" * 33},
@@ -50,7 +53,7 @@ def test_backup_rejects_bad_input(extra, expected):
             "Expected backup_server_group a group name (got 'Backup Users')",
         ),
         ({"backup_server_protect_dir": "/srv/restic/protected"}, "neither inside the other"),
-        ({"backup_server_root": "/"}, "backup_server_root and backup_server_protect_dir absolute, not '/'"),
+        ({"backup_server_root": "/"}, "Expected backup_server_root absolute, not '/'"),
         ({"backup_server_protect_days": 0}, "backup_server_protect_days 1 or more (got 0)"),
         ({"backup_server_protect_days": "two weeks"}, "backup_server_protect_days"),
         ({"backup_server_protect_schedule": "now and then"}, "now and then"),

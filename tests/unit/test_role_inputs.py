@@ -18,7 +18,7 @@ from conftest import run_role
         ),
         ('{"base_os_umask": 27}', "Expected base_os_umask as three octal digits such as 027 (got 27)"),
         ('{"base_os_shell_timeout": -5}', "base_os_shell_timeout 0 or more seconds (got -5)"),
-        ('{"base_os_sshd_max_sessions": 0}', "base_os_sshd_client_alive_count_max 1 or more (got 0, 2)"),
+        ('{"base_os_sshd_max_sessions": 0}', "Expected base_os_sshd_max_sessions 1 or more (got 0)"),
         ('{"base_os_sshd_host_key_types": []}', "at least one of base_os_sshd_host_key_types (got [])"),
         ('{"base_os_sshd_host_key_types": ["ecdsa"]}', "base_os_sshd_host_key_types must be one or more of"),
         ('{"base_os_password_min_days": 400}', "base_os_password_max_days (got 400, 365)"),
