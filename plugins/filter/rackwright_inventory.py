@@ -101,13 +101,19 @@ def _var_problems(host, hvars, schema):
             issue = _ip_problem(hvars[name])
             if issue:
                 problems.append(f"host {host}: {name} '{hvars[name]}' {issue}")
+    return problems
+
+
+def _network_problems(hvars, schema):
+    """Problems of the schema's network_vars, without the host: they usually come from group_vars/all."""
+    problems = []
     for name in schema.get("network_vars", []):
         for site, nets in (hvars.get(name) or {}).items():
             for role, value in (nets or {}).items():
                 if role in schema.get("network_cidr_keys", []):
                     issue = _cidr_problem(value)
                     if issue:
-                        problems.append(f"host {host}: {name}.{site}.{role} '{value}' {issue}")
+                        problems.append(f"{name}.{site}.{role} '{value}' {issue}")
     return problems
 
 
@@ -124,12 +130,12 @@ def inventory_problems(hostvars, groups, schema):
     for host in sorted(groups.get("all", [])):
         hvars = hostvars[host]
         problems.extend(_membership_problems(host, groups, schema))
-        for problem in _var_problems(host, hvars, schema):
-            # Network variables usually come from group_vars/all: report each once.
-            key = problem.split(": ", 1)[1] if "rackwright_networks" in problem else problem
-            if key not in seen_network_problems:
-                seen_network_problems.add(key)
-                problems.append(problem)
+        problems.extend(_var_problems(host, hvars, schema))
+        # Network variables usually come from group_vars/all: each problem once, for the first host.
+        for problem in _network_problems(hvars, schema):
+            if problem not in seen_network_problems:
+                seen_network_problems.add(problem)
+                problems.append(f"host {host}: {problem}")
     return problems
 
 

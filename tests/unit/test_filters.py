@@ -174,3 +174,17 @@ def test_wear_forecast_odd_numbers(disk, reason, days):
     forecast = FILTERS["disk_wear_forecast"](disk, today="2026-01-01")
     assert reason in forecast["reason"]
     assert forecast["days_remaining"] == days
+
+
+def test_inventory_network_problems_are_reported_once_whatever_the_schema_calls_the_variable():
+    """The schema names the network variables (network_vars); a bad network shared by every host
+    (group_vars/all) is one problem, not one per host, whatever that name is."""
+    from ansible_collections.rackwright.infra.plugins.filter.rackwright_inventory import inventory_problems
+
+    nets = {"fra1": {"mgmt": "10.20.0.5/22"}}
+    hostvars = {h: {"hw_vendor": "dell", "site_nets": nets} for h in ("h1", "h2")}
+    groups = {"all": ["h1", "h2"]}
+    schema = {"network_vars": ["site_nets"], "network_cidr_keys": ["mgmt"]}
+    assert inventory_problems(hostvars, groups, schema) == [
+        "host h1: site_nets.fra1.mgmt '10.20.0.5/22' has host bits set (did you mean 10.20.0.0/22?)"
+    ]
