@@ -19,7 +19,7 @@ def build(spec: Spec, st: dict, key: Path) -> dict:
     hosts = {}
     for vm in spec.vms:
         v = st["vms"][vm.name]
-        h = {"ansible_port": v["ssh_port"], "lab_ip": v["lab_ip"], "lab_serial": vm.serial}
+        h = {"ansible_port": v["ssh_port"], "lab_ip": v["lab_ip"]}
         if v["bmc"] and v["bmc"]["type"] == "extern":
             b = v["bmc"]
             h.update(
@@ -28,8 +28,6 @@ def build(spec: Spec, st: dict, key: Path) -> dict:
                 bmc_user=b["user"],
                 bmc_password=b["password"],
             )
-        elif v["bmc"]:
-            h["bmc_in_band_only"] = True
         hosts[vm.name] = h
     children: dict = {
         f"site_{spec.site}": {"children": {f"rack_{spec.rack}": {"hosts": hosts}}},
