@@ -66,7 +66,7 @@ molecule: $(addprefix molecule-,$(SCENARIOS)) ## Every Molecule scenario (check,
 
 molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	@echo "== molecule scenario $*"
-	molecule test -s $*
+	molecule -c .config/molecule/config.yml test -s $*
 
 # The lab job runs on the host here: replayed in a container (make pristine-lab) it took 58-60 min, 1.3-1.4x the
 # host's time (cause not found: same QEMU, and overlayfs writes measured no slower), which with the other jobs

@@ -69,10 +69,22 @@ def test_tarball_holds_the_collection_and_leaves_out_the_rest(installed):
         "plugins/module_utils/rackwright_health.py",
         "plugins/filter/rackwright_health.py",
         "roles/hardware_health/tasks/main.yml",
+        "roles/common/tasks/check_vars.yml",  # every role entry point imports it
+        "plugins/filter/rackwright_role_vars.py",
         "playbooks/site.yml",
+        "playbooks/vars/targets.yml",
     ):
         assert needed in names, needed
-    for left_out in ("ansible_collections", "lab", "bench", "scripts", "molecule", "tests/lab", ".venv"):
+    for left_out in (
+        "ansible_collections",
+        "lab",
+        "bench",
+        "scripts",
+        "molecule",
+        ".config",
+        "tests/lab",
+        ".venv",
+    ):
         assert not any(n == left_out or n.startswith(left_out + "/") for n in names), left_out
     manifest = json.loads(tar_member(tarball, "MANIFEST.json"))["collection_info"]
     assert manifest["license"] == ["GPL-3.0-or-later"]
