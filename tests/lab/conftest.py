@@ -26,8 +26,14 @@ RESET_NEW_SERVER_DISKS = (
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip the lab tests unless make test-lab asked for them."""
+    """Skip the lab tests unless make test-lab asked for them; run the tests that break the lab last.
+
+    Order is only about speed: the `lab_up` fixture brings a broken lab back before any test that needs it,
+    so the tests pass in any order (`-p random`, `-k`, one file), but each repair costs a boot (about 100 s
+    under TCG), so tests marked `breaks_lab` (they kill a VM or take the lab down) are moved to the end.
+    """
     if os.environ.get("RACKWRIGHT_LAB_TESTS") == "1":
+        items.sort(key=lambda item: item.get_closest_marker("breaks_lab") is not None)  # stable sort
         return
     skip = pytest.mark.skip(reason="boots QEMU VMs: run with make test-lab")
     for item in items:
@@ -95,21 +101,48 @@ def ansible(pattern: str, module: str, args: str | None = None) -> dict:
     return data["plays"][0]["tasks"][0]["hosts"]
 
 
+STATE_DIR = Path(os.environ.get("RACKWRIGHT_LAB_STATE") or ROOT / ".lab")
+
+
+def lab_state() -> dict:
+    return json.loads((STATE_DIR / "lab.json").read_text())
+
+
+def _lab_healthy() -> bool:
+    """Every VM of the lab running (False when the lab is down or a VM crashed)."""
+    report = json.loads(lab("status", "--json", check=False).stdout or "{}")
+    return report.get("up", False) and all(v["state"] == "running" for v in report["vms"].values())
+
+
 @pytest.fixture(scope="session")
-def lab_up():
-    """The running lab's state (lab.json); a lab this session started goes down after it.
+def lab_session():
+    """One lab for the whole session: brought up once, and down at the end if this session started it.
 
     A lab that was already up (a developer's, `make demo`'s) is used and left running.
     """
     before = lab("status", check=False)  # rc 1: a lab left with its VMs gone, which `lab up` starts afresh
     started_here = "lab is down" in before.stdout or before.returncode != 0
     lab("up", timeout=600)
-    state_dir = Path(os.environ.get("RACKWRIGHT_LAB_STATE") or ROOT / ".lab")
-    yield json.loads((state_dir / "lab.json").read_text())
+    yield
     # Keep every VM's serial console for the CI artifact (lab down removes the lab's state).
     kept = ROOT / "reports" / "lab"
     kept.mkdir(parents=True, exist_ok=True)
-    for console in state_dir.glob("vms/*/console.log"):
+    for console in STATE_DIR.glob("vms/*/console.log"):
         shutil.copyfile(console, kept / f"{console.parent.name}-console.log")
     if started_here:
         lab("down", timeout=120)
+
+
+def ensure_lab() -> dict:
+    """The running lab's state (lab.json), with every VM up: a lab that an earlier test broke (a killed VM,
+    `lab down`) is restarted first, so no test depends on which tests ran before it."""
+    if not _lab_healthy():
+        lab("down", timeout=120)
+        lab("up", timeout=600)
+    return lab_state()
+
+
+@pytest.fixture
+def lab_up(lab_session):
+    """ensure_lab() for one test (module-scoped fixtures call ensure_lab() themselves)."""
+    return ensure_lab()

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import guest, lab, playbook
+from conftest import ensure_lab, guest, lab, playbook
 
 pytestmark = pytest.mark.lab
 CLIENT = "old-server"
@@ -30,7 +30,8 @@ def status(name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def backups(lab_up):
+def backups(lab_session):
+    ensure_lab()
     run = play("playbooks/backup.yml", "--limit", f"{CLIENT},{OTHER},backup-host,localhost")
     assert run.returncode == 0, run.output[-4000:]
     return run

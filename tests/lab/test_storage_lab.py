@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import RESET_NEW_SERVER_DISKS, guest, playbook
+from conftest import RESET_NEW_SERVER_DISKS, ensure_lab, guest, playbook
 
 pytestmark = pytest.mark.lab
 HOST = "new-server"
@@ -44,7 +44,8 @@ def layout(size: str = "512M") -> dict:
 
 
 @pytest.fixture(scope="module")
-def blank(lab_up):
+def blank(lab_session):
+    ensure_lab()
     out = guest(HOST, RESET_NEW_SERVER_DISKS)
     assert "linux_raid_member" not in out and "LVM2_member" not in out, out
 
