@@ -78,13 +78,13 @@ class Verdict:
 
 
 def rollup(items, name_key, empty_health="ok", empty_reason=None):
-    """Top-level verdict dict from a list of items carrying health/reasons."""
+    """Top-level Verdict from a list of items carrying health/reasons (their reasons prefixed by NAME_KEY)."""
     verdict = Verdict()
     if not items and empty_health != "ok":
         verdict.add(empty_health, empty_reason)
     for item in items:
         verdict.absorb(item, item.get(name_key))
-    return verdict.as_dict()
+    return verdict
 
 
 def load_json(text, tool, source):

@@ -16,6 +16,7 @@ import stat
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
     ParseError,
+    Verdict,
     coerce_thresholds,
 )
 
@@ -172,11 +173,16 @@ def find_tool(module, names):
     return None
 
 
-def unknown_result(reason, **empty):
-    """Result for a host where the data source is missing: health unknown with the reason."""
-    result = {"changed": False, "health": "unknown", "reasons": [reason]}
-    result.update(empty)
-    return result
+def finish(module, verdict, **result):
+    """End a health module (they all read, never change): RESULT plus the verdict's health and reasons."""
+    module.exit_json(**dict(result, changed=False, **verdict.as_dict()))
+
+
+def finish_unknown(module, reason, **empty):
+    """End a health module whose data source is missing: health unknown with REASON, EMPTY as the result."""
+    verdict = Verdict()
+    verdict.add("unknown", reason)
+    finish(module, verdict, **empty)
 
 
 def first_line(text):

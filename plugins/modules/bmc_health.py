@@ -193,6 +193,7 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ipmito
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     MAX_INPUT_BYTES,
+    finish,
     first_line,
     parse_file,
     parse_safely,
@@ -377,7 +378,7 @@ def main():
     ):
         verdict.add("unknown", "no sensors or events found")
     result.pop("sel_read", None)
-    module.exit_json(changed=False, **dict(result, **verdict.as_dict()))
+    finish(module, verdict, **result)
 
 
 if __name__ == "__main__":

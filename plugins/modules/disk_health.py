@@ -209,13 +209,14 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health
 )
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
+    finish,
+    finish_unknown,
     first_line,
     parse_file,
     parse_safely,
     run_tool,
     saved_paths,
     thresholds_or_fail,
-    unknown_result,
 )
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import (
     is_smart_log,
@@ -340,12 +341,12 @@ def main():
     else:
         smartctl = module.get_bin_path("smartctl")
         if not smartctl:
-            module.exit_json(**unknown_result("smartctl not found in PATH: install smartmontools", disks=[]))
+            finish_unknown(module, "smartctl not found in PATH: install smartmontools", disks=[])
         devices = module.params["devices"]
         if not devices:
             devices, failure = discover(module, smartctl)
             if failure:
-                module.exit_json(**unknown_result(failure, disks=[]))
+                finish_unknown(module, failure, disks=[])
         workers = max(1, min(module.params["parallel"], len(devices) or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             disks = list(
@@ -355,8 +356,8 @@ def main():
                 )
             )
 
-    summary = rollup(disks, "device", empty_health="unknown", empty_reason="no disks found")
-    module.exit_json(changed=False, disks=disks, **summary)
+    verdict = rollup(disks, "device", empty_health="unknown", empty_reason="no disks found")
+    finish(module, verdict, disks=disks)
 
 
 if __name__ == "__main__":

@@ -143,6 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import Verdict
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
+    finish,
     first_line,
     parse_safely,
     read_input,
@@ -206,8 +207,7 @@ def main():
         verdict.absorb(gpu, "GPU {} {}".format(gpu["index"], gpu["name"]))
     if parsed_any and not gpus:
         verdict.add(missing, "nvidia-smi reports no GPUs")
-    result.update(verdict.as_dict())
-    module.exit_json(**result)
+    finish(module, verdict, **result)
 
 
 if __name__ == "__main__":

@@ -135,6 +135,7 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_lsblk 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_lspci import parse_lspci_mm
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
+    finish,
     first_line,
     parse_file,
     parse_safely,
@@ -246,8 +247,7 @@ def main():
         ]
     if not outputs and verdict.health == "ok":
         verdict.add("unknown", "no inventory source could be read")
-    result.update(verdict.as_dict())
-    module.exit_json(**result)
+    finish(module, verdict, **result)
 
 
 if __name__ == "__main__":

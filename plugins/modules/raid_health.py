@@ -160,6 +160,7 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     find_tool,
+    finish,
     first_line,
     parse_file,
     parse_safely,
@@ -362,7 +363,7 @@ def main():
     for key, name in (("controllers", "name"), ("arrays", "name"), ("drives", "device")):
         for item in result[key]:
             verdict.absorb(item, item[name])
-    module.exit_json(changed=False, **dict(result, **verdict.as_dict()))
+    finish(module, verdict, **result)
 
 
 if __name__ == "__main__":
