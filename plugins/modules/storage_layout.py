@@ -12,8 +12,8 @@ short_description: Bring md RAID arrays, LVM and filesystems to a declared layou
 description:
   - Reads the current state (C(lsblk -J -b -O), C(blkid -p -o export), C(mdadm --detail --export),
     C(pvs)/C(vgs)/C(lvs) C(--reportformat json)), plans an ordered list of actions with a pure planner
-    (C(module_utils/rackwright_storage_plan.py)) and executes them in order. In check mode it only plans and
-    returns the exact commands it would run.
+    (C(module_utils/rackwright_storage_layout.py), C(rackwright_storage_replace.py) for a disk replacement)
+    and executes them in order. In check mode it only plans and returns the exact commands it would run.
   - Safe mode (O(safe_mode), the default) never reformats a device that holds a filesystem, RAID superblock,
     LVM label or partition table it did not expect, never removes an array, VG or LV and never shrinks. The
     module then fails before changing anything, naming the device, what blkid/lsblk found and how to confirm.
@@ -198,11 +198,9 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import find_tool, run_tool
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_plan import (
-    parse_export,
-    plan_layout,
-    plan_replace,
-)
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_layout import plan_layout
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_replace import plan_replace
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_state import parse_export
 
 LVM_FIELDS = {
     "pvs": "pv_name,vg_name,pv_size,pv_free",

@@ -5,13 +5,13 @@ import json
 import pytest
 from conftest import FIXTURES
 
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_plan import (
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_layout import plan_layout
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_replace import plan_replace
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_state import (
     PlanError,
     md_data_size,
     parse_export,
     parse_size,
-    plan_layout,
-    plan_replace,
 )
 
 GIB = 1024**3

@@ -13,14 +13,14 @@ import re
 import pytest
 from conftest import FIXTURES
 
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_plan import (
-    State,
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_replace import (
     _raid10_sets,
     describe_members,
     md_array_view,
     member_removal_refusal,
     plan_replace,
 )
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_state import State
 
 MDADM = "mdadm /dev/md/data"
 
