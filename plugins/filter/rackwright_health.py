@@ -1,6 +1,8 @@
 # Copyright: (c) rackwright contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Jinja filters over rackwright health results: worst_health, health_rollup, disk_wear_forecast.
+"""Jinja filters over rackwright health results: worst_health, health_summary, disk_wear_forecast.
+
+A fleet rollup of any kind of result is rackwright_record.record_rollup.
 
 The severity order (ok < unknown < warning < critical) is the collection's module_utils one.
 """
@@ -12,8 +14,6 @@ name: rackwright_health
 short_description: Health roll-up and disk wear forecast filters
 description:
   - C(worst_health) returns the worst of a list of health strings or of dicts carrying C(health).
-  - C(health_rollup) groups a dict hostname -> result (with C(health)) into C(critical), C(warning), C(ok),
-    C(unknown) host lists plus C(counts) and the fleet C(health).
   - C(health_summary) combines the results of several checks on one host (a dict check name -> module result;
     skipped checks are left out) into C(health), C(reasons) prefixed with the check's name, and C(checks).
   - C(disk_wear_forecast) estimates days until 100 % endurance and a replace-by date for a disk_health disk
@@ -56,32 +56,6 @@ def worst_health(items, default="ok"):
         if SEVERITY.index(health) > SEVERITY.index(worst):
             worst = health
     return worst
-
-
-def health_rollup(results):
-    """Fleet view of ``{hostname: result}``; hosts without 'health' (failed, unreachable) count as unknown."""
-    if not isinstance(results, dict):
-        raise AnsibleFilterError(
-            f"health_rollup expects a dict hostname -> result, got {type(results).__name__}"
-        )
-    groups = {state: [] for state in ("critical", "warning", "ok", "unknown")}
-    reasons = {}
-    for host in sorted(results):
-        result = results[host]
-        health = result.get("health") if isinstance(result, dict) else None
-        if health not in SEVERITY:
-            health = "unknown"
-        groups[health].append(host)
-        if isinstance(result, dict) and result.get("reasons"):
-            reasons[host] = _reasons(result["reasons"])
-        elif isinstance(result, dict) and result.get("failed") and result.get("msg"):
-            reasons[host] = [f"check failed: {result['msg']}"]
-    rollup = dict(groups)
-    rollup["counts"] = {state: len(hosts) for state, hosts in groups.items()}
-    rollup["counts"]["total"] = len(results)
-    rollup["health"] = worst_health(list(h for h in groups if groups[h]))
-    rollup["reasons"] = reasons
-    return rollup
 
 
 _ANSIBLE_RESULT_KEYS = (
@@ -244,7 +218,6 @@ class FilterModule:
     def filters(self):
         return {
             "worst_health": worst_health,
-            "health_rollup": health_rollup,
             "health_summary": health_summary,
             "disk_wear_forecast": disk_wear_forecast,
         }

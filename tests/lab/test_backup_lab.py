@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import ensure_lab, guest, lab, playbook
+from conftest import ROOT, ensure_lab, guest, lab, playbook
 
 pytestmark = pytest.mark.lab
 CLIENT = "old-server"
@@ -59,6 +59,11 @@ def test_archive_now_backs_up_over_sftp_then_a_deleted_file_is_restored(backups)
     saved = status("data-status.json")
     assert saved["result"] == "ok" and saved["repository"] == f"sftp:{ACCOUNT}@{BACKUP_HOST}:/repo"
     assert f"data: snapshot {saved['snapshot_id']} saved" in run.stdout
+    record = json.loads((ROOT / "reports" / "backup" / f"{CLIENT}.json").read_text())  # on the controller
+    assert (record["kind"], record["host"], record["status"]) == ("backup", CLIENT, "ok"), record
+    assert [job["snapshot_id"] for job in record["details"]["jobs"]] == [saved["snapshot_id"]], record
+    fleet = json.loads((ROOT / "reports" / "backup" / "fleet.json").read_text())
+    assert CLIENT in fleet["ok"], fleet
     assert "config" in guest(
         "backup-host", f"ls /srv/restic/{ACCOUNT}/repo"
     )  # the repository is on backup-host

@@ -1,4 +1,4 @@
-"""Filter plugins: worst_health, health_rollup, disk_wear_forecast (direct import)."""
+"""Filter plugins: worst_health, health_summary, disk_wear_forecast (direct import)."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -19,26 +19,6 @@ def test_worst_health_strings_and_dicts():
     assert worst("unknown") == "unknown"
     with pytest.raises(AnsibleFilterError, match="not a health value"):
         worst(["fine"])
-
-
-def test_health_rollup():
-    results = {
-        "node2": {"health": "critical", "reasons": ["/dev/sda: reallocated sectors 304 > 0"]},
-        "node1": {"health": "ok", "reasons": []},
-        "node3": {"health": "warning", "reasons": ["md0: resync 11.2% in progress"]},
-        "node4": {"failed": True, "msg": "unreachable"},
-        "node5": {"health": "ok", "reasons": []},
-    }
-    rollup = FILTERS["health_rollup"](results)
-    assert rollup["critical"] == ["node2"]
-    assert rollup["warning"] == ["node3"]
-    assert rollup["ok"] == ["node1", "node5"]
-    assert rollup["unknown"] == ["node4"]
-    assert rollup["counts"] == {"critical": 1, "warning": 1, "ok": 2, "unknown": 1, "total": 5}
-    assert rollup["health"] == "critical"
-    assert rollup["reasons"]["node2"] == ["/dev/sda: reallocated sectors 304 > 0"]
-    with pytest.raises(AnsibleFilterError):
-        FILTERS["health_rollup"](["node1"])
 
 
 def test_wear_forecast_nvme():
@@ -134,11 +114,6 @@ def test_health_summary_and_rollup_with_malformed_results():
     assert summary["reasons"] == [
         "bmc: result has health 'OK', expected one of ok, unknown, warning, critical"
     ]
-    rollup = FILTERS["health_rollup"](
-        {"a": {"health": "critical"}, "b": {"health": "warning", "reasons": "fan 2"}}
-    )
-    assert rollup["health"] == "critical"
-    assert rollup["reasons"] == {"b": ["fan 2"]}
 
 
 @pytest.mark.parametrize(

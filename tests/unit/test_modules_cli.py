@@ -187,8 +187,10 @@ PLAYBOOK = """
     - ansible.builtin.debug:
         msg:
           worst: "{{{{ disks.disks | rackwright.infra.worst_health }}}}"
-          fleet: "{{{{ {{'node1': disks, 'node2': {{'health': 'ok', 'reasons': []}}}}
-                   | rackwright.infra.health_rollup }}}}"
+          fleet: "{{{{ {{'node1': disks.health
+                     | rackwright.infra.result_record('health', 'node1', disks.reasons),
+                   'node2': 'ok' | rackwright.infra.result_record('health', 'node2')}}
+                   | rackwright.infra.record_rollup('health') }}}}"
           wear: "{{{{ disks.disks | rackwright.infra.disk_wear_forecast(today='2025-01-01') }}}}"
 """
 
