@@ -108,6 +108,12 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     script = (
         # debootstrap's own sources.list names only the main suite; the mounted sources are this machine's.
         "rm -f /etc/apt/sources.list; mkdir -p /var/cache/apt/archives/partial /src; "
+        # A machine whose package mirror needs a site CA has it in the system store, where every client finds
+        # it, even one that drops PIP_CERT from its environment (ansible-test's pip does): it joins
+        # /etc/ssl/certs/ca-certificates.crt when the ca-certificates package is installed (by make setup).
+        f"if [ -f {HOST_CA} ]; then mkdir -p /usr/local/share/ca-certificates; "
+        f"cp {HOST_CA} /usr/local/share/ca-certificates/rackwright-host-ca.crt; "
+        "if command -v update-ca-certificates >/dev/null; then update-ca-certificates >/dev/null; fi; fi; "
         'tar -x -C /src; cd /src; echo "pristine: $(. /etc/os-release; echo $PRETTY_NAME), '
         '$(python3 --version), no venv, $(dpkg-query -f . -W | wc -c) packages"; exec ' + shlex.join(command)
     )
