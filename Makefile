@@ -2,7 +2,11 @@
 # runs the main playbook on the built-in QEMU lab. Everything installs itself.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-PYTHON ?= python3
+# Debian's own python3 where there is one (the one `make system` installs python3-venv for, built with PGO): a
+# pyenv or hand-built python earlier in PATH can be far slower (this project's machines: pure Python 1.7x, plus
+# a 0.3 s shim per call, measured; the lab's hardware_health.yml took 86 s from it, 64 s from Debian's).
+# PYTHON=... picks another.
+PYTHON ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
