@@ -72,9 +72,8 @@ molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	@echo "== molecule scenario $*"
 	molecule -c .config/molecule/config.yml test -s $*
 
-# The lab job runs on the host here: replayed in a container (make pristine-lab) it took 58-60 min, 1.3-1.4x the
-# host's time (cause not found: same QEMU, and overlayfs writes measured no slower), which with the other jobs
-# puts make test at CI's 90-minute limit.
+# The lab job runs on the host here, not replayed in a container (make pristine-lab), because with it make test
+# would not fit CI's 90-minute limit (the lab under TCG takes 30-60 min on 2 cores; README "CI on pull requests").
 test: ## The whole suite (what CI runs), with a timing per layer
 	$(PYTHON) scripts/run_layers.py pristine-lint-unit pristine-molecule test-lab
 
