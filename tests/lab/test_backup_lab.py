@@ -30,8 +30,11 @@ def status(name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def backups(lab_session):
-    ensure_lab()
+def backups(site_run):
+    """The backup role converged on both clients and backup-host: site.yml's run (it includes
+    playbooks/backup.yml), or backup.yml alone where the lab was restarted since."""
+    if ensure_lab()["lab_id"] == site_run.lab_id:
+        return site_run
     run = play("playbooks/backup.yml", "--limit", f"{CLIENT},{OTHER},backup-host,localhost")
     assert run.returncode == 0, run.output[-4000:]
     return run
@@ -326,9 +329,11 @@ def test_backup_host_refuses_an_sshd_that_would_lock_the_clients_out(backups):
 
 
 def test_second_run_changes_nothing(backups):
-    run = play("playbooks/backup.yml", "--limit", f"{CLIENT},{OTHER},backup-host,localhost")
+    # One client is enough to show the second run changes nothing (the other runs the same role); each client
+    # costs its own serial pass on backup-host (the key authorisation is throttled to one client at a time).
+    run = play("playbooks/backup.yml", "--limit", f"{CLIENT},backup-host,localhost")
     assert run.returncode == 0, run.output[-4000:]
-    for host in (CLIENT, OTHER, "backup-host"):
+    for host in (CLIENT, "backup-host"):
         assert re.search(rf"^{host}\s+: ok=\d+\s+changed=0\s", run.stdout, re.M), run.stdout[-3000:]
     check = play("playbooks/backup.yml", "--check", "--diff", "--limit", f"{CLIENT},backup-host,localhost")
     assert check.returncode == 0, check.output[-4000:]
