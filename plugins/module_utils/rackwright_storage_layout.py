@@ -11,10 +11,11 @@ State dict::
     {"lsblk": <lsblk -J -b -O>, "blkid": {path: {TYPE: ..}}, "mdadm": {"/dev/md127": {MD_LEVEL: ..}},
      "pvs": <pvs json>, "vgs": <vgs json>, "lvs": <lvs json>, "links": {"/dev/disk/by-id/x": "/dev/vdb"}}
 
-Safe mode (the default) never reformats a device holding a filesystem, RAID superblock, LVM label or partition
-table it did not expect, never removes an array, VG or LV and never shrinks. Growing an LV (and its
-filesystem, ``lvextend --resizefs``) is allowed. Every refusal names the device, what was found and how to
-confirm.
+With protect_data (the default) the planner never reformats a device holding a filesystem, RAID superblock,
+LVM label or partition table it did not expect, never removes an array, VG or LV and never shrinks. Growing an
+LV (and its filesystem, ``lvextend --resizefs``) is allowed. Every refusal names the device, what was found
+and how to confirm, naming the inputs as the caller knows them (spec["names"]: the module passes its
+parameter_names, the storage role its variables).
 
 The state is read by rackwright_storage_state; disk replacement is rackwright_storage_replace.
 """
@@ -43,7 +44,8 @@ class Planner:
     def __init__(self, spec, state):
         self.spec = spec
         self.st = State(state)
-        self.safe_mode = spec.get("safe_mode", True)
+        self.protect_data = spec.get("protect_data", True)
+        self.names = spec.get("names") or {}  # how messages name the inputs (a role's variables)
         self.confirm = [str(c) for c in (spec.get("confirm_wipe") or [])]
         self.actions = []
         self.refusals = []
@@ -54,6 +56,10 @@ class Planner:
         self.claimed = {}  # canonical path -> who uses it
 
     # ---- helpers ---------------------------------------------------------------------------------
+    def param(self, key):
+        """The name of input KEY in messages: the module parameter, or what spec['names'] maps it to."""
+        return self.names.get(key, key)
+
     def act(self, action, target, argv, reason):
         self.actions.append(
             {"action": action, "target": target, "argv": argv, "command": shlex.join(argv), "reason": reason}
@@ -109,7 +115,7 @@ class Planner:
         return True
 
     def refuse_or_wipe(self, given, canon, purpose, findings, in_use, wipe_argv):
-        """A device holds something unexpected: refuse (safe mode) or plan its wipe (confirmed)."""
+        """A device holds something unexpected: refuse (protect_data) or plan its wipe (confirmed)."""
         node = self.st.node(canon) or {}
         seen = "; ".join(findings + [f"lsblk: {node.get('type') or 'device'} of {human(node.get('size'))}"])
         label = f"{given} ({canon})" if given != canon else canon
@@ -119,17 +125,18 @@ class Planner:
                 "rackwright never wipes a device in use: unmount/stop it first. Nothing was changed."
             )
             return
-        if not self.safe_mode and self.confirmed(given, canon):
+        confirm = self.param("confirm_wipe")
+        if not self.protect_data and self.confirmed(given, canon):
             for argv in wipe_argv:
-                self.act("wipe", canon, argv, f"confirmed in storage_confirm_wipe: destroy {seen}")
+                self.act("wipe", canon, argv, f"confirmed in {confirm}: destroy {seen}")
             return True
         how = (
-            f"set storage_safe_mode: false and add '{given}' to storage_confirm_wipe"
-            if self.safe_mode
-            else f"add '{given}' to storage_confirm_wipe"
+            f"set {self.param('protect_data')}: false and add '{given}' to {confirm}"
+            if self.protect_data
+            else f"add '{given}' to {confirm}"
         )
         self.refusals.append(
-            f"refusing to use {label} {purpose}: safe mode found data it did not expect: {seen}. "
+            f"refusing to use {label} {purpose}: it holds data the layout does not expect: {seen}. "
             f"Nothing was changed. To destroy it on purpose, {how}."
         )
 
@@ -138,7 +145,7 @@ class Planner:
         mounts = {}
         for i, raid in enumerate(self.spec.get("raids") or []):
             name = raid.get("name") or ""
-            where = f"storage_raids[{name or i}]"
+            where = f"{self.param('raids')}[{name or i}]"
             if not NAME_RE.match(name):
                 self.errors.append(f"{where}: name {name!r} must be letters, digits, '_', '-' or '.'")
             level = norm_level(raid.get("level"))
@@ -152,7 +159,7 @@ class Planner:
                 )
         for vg in self.spec.get("volume_groups") or []:
             name = vg.get("name") or ""
-            where = f"storage_volume_groups[{name}]"
+            where = f"{self.param('volume_groups')}[{name}]"
             if not NAME_RE.match(name):
                 self.errors.append(f"{where}: name {name!r} must be letters, digits, '_', '-' or '.'")
             if not vg.get("devices"):
@@ -175,8 +182,8 @@ class Planner:
                             f"{lwhere}: a thin volume needs an absolute (virtual) size, not {lv['size']!r}"
                         )
                 self._check_fs(lwhere, lv, mounts)
-        for i, vol in enumerate(self.spec.get("volumes") or []):
-            where = f"storage_volumes[{vol.get('device') or i}]"
+        for i, vol in enumerate(self.spec.get("filesystems") or []):
+            where = f"{self.param('filesystems')}[{vol.get('device') or i}]"
             if not vol.get("fs_type"):
                 self.errors.append(f"{where}: fs_type is required for a volume on a bare device")
             self._check_fs(where, vol, mounts)
@@ -214,7 +221,7 @@ class Planner:
         self.filesystems = []
         for vg in self.spec.get("volume_groups") or []:
             self.plan_vg(vg)
-        for vol in self.spec.get("volumes") or []:
+        for vol in self.spec.get("filesystems") or []:
             self.plan_volume(vol)
         failed = bool(self.errors or self.refusals)
         return {
@@ -233,7 +240,7 @@ class Planner:
         level = norm_level(raid.get("level"))
         if not NAME_RE.match(name) or level not in LEVEL_MIN_MEMBERS:
             return
-        where = f"storage_raids[{name}]"
+        where = f"{self.param('raids')}[{name}]"
         target = f"/dev/md/{name}"
         members = [(d, self.resolve(d, where)) for d in raid.get("devices") or []]
         spares = [(d, self.resolve(d, where + ".spares")) for d in raid.get("spares") or []]
@@ -340,7 +347,7 @@ class Planner:
         name = vg.get("name") or ""
         if not NAME_RE.match(name):
             return
-        where = f"storage_volume_groups[{name}]"
+        where = f"{self.param('volume_groups')}[{name}]"
         devs = [(d, self.resolve(d, where)) for d in vg.get("devices") or []]
         if any(c is None for _unused, c in devs) or not devs:
             return
@@ -388,9 +395,8 @@ class Planner:
         items = [dict(p, _pool=True) for p in vg.get("thin_pools") or []] + list(vg.get("volumes") or [])
         for lv in items:
             lv_name = lv.get("name") or ""
-            where = (
-                f"storage_volume_groups[{name}].{'thin_pools' if lv.get('_pool') else 'volumes'}[{lv_name}]"
-            )
+            kind = "thin_pools" if lv.get("_pool") else "volumes"
+            where = f"{self.param('volume_groups')}[{name}].{kind}[{lv_name}]"
             try:
                 size = parse_size(lv.get("size"))
             except PlanError:
@@ -474,7 +480,7 @@ class Planner:
                 self.plan_fs(path, path, lv, where, new=current is None)
 
     def plan_volume(self, vol):
-        where = f"storage_volumes[{vol.get('device')}]"
+        where = f"{self.param('filesystems')}[{vol.get('device')}]"
         canon = self.resolve(vol.get("device") or "", where)
         if canon is None or not vol.get("fs_type"):
             return

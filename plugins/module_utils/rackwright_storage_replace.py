@@ -219,8 +219,8 @@ def member_removal_refusal(view, path, given=None):
 def plan_replace(spec, state):
     """Plan a disk replacement in an md array.
 
-    SPEC: {array, failed_device (optional), new_device, safe_mode, confirm_wipe}. Returns the same keys as
-    plan_layout plus ``array`` ({name, device, kernel_device, members}).
+    SPEC: {array, failed_device (optional), new_device, protect_data, confirm_wipe, names}. Returns the same
+    keys as plan_layout plus ``array`` ({name, device, kernel_device, members}).
     """
     planner = Planner(spec, state)
     st = planner.st
@@ -238,7 +238,7 @@ def plan_replace(spec, state):
     if not md_path:
         known = sorted({(d.get("MD_DEVNAME") or d.get("MD_NAME") or p) for p, d in st.md.items()})
         result["errors"].append(
-            f"storage_replace_array: array {name!r} is not assembled on this host (arrays: {known})"
+            f"{planner.param('array')}: array {name!r} is not assembled on this host (arrays: {known})"
         )
         return result
     target = f"/dev/md/{name}"
@@ -250,7 +250,7 @@ def plan_replace(spec, state):
         hits = st.by_serial(failed_given[len("serial:") :])
         if len(hits) > 1:
             planner.errors.append(
-                f"storage_replace_failed_device: serial {failed_given[7:]} is ambiguous: "
+                f"{planner.param('failed_device')}: serial {failed_given[7:]} is ambiguous: "
                 f"{[h['path'] for h in hits]}"
             )
         failed = hits[0]["path"] if len(hits) == 1 else None  # a pulled disk has no serial any more
@@ -258,11 +258,11 @@ def plan_replace(spec, state):
         failed = st.canon(st.links.get(failed_given, failed_given))
     elif failed_given:
         planner.errors.append(
-            f"storage_replace_failed_device: {failed_given!r} is not a /dev path or serial:XYZ "
+            f"{planner.param('failed_device')}: {failed_given!r} is not a /dev path or serial:XYZ "
             "(use /dev/disk/by-id/..., /dev/disk/by-path/... or serial:XYZ, or leave it empty to remove the "
             "members the kernel marked faulty)"
         )
-    new = planner.resolve(new_given, "storage_replace_new_device")
+    new = planner.resolve(new_given, planner.param("new_device"))
     result["array"] = {
         "name": name,
         "device": target,
@@ -357,7 +357,7 @@ def plan_replace(spec, state):
             smallest = min((st.nodes.get(m, {}).get("size") or 0 for m in members if m != failed), default=0)
             if size is not None and smallest and size < smallest:
                 planner.errors.append(
-                    f"storage_replace_new_device: {new_given} ({human(size)}) is smaller than the other "
+                    f"{planner.param('new_device')}: {new_given} ({human(size)}) is smaller than the other "
                     f"members of {target} ({human(smallest)})"
                 )
             planner.act(

@@ -14,10 +14,10 @@ description:
     C(pvs)/C(vgs)/C(lvs) C(--reportformat json)), plans an ordered list of actions with a pure planner
     (C(module_utils/rackwright_storage_layout.py), C(rackwright_storage_replace.py) for a disk replacement)
     and executes them in order. In check mode it only plans and returns the exact commands it would run.
-  - Safe mode (O(safe_mode), the default) never reformats a device that holds a filesystem, RAID superblock,
+  - With O(protect_data) (the default) it never reformats a device that holds a filesystem, RAID superblock,
     LVM label or partition table it did not expect, never removes an array, VG or LV and never shrinks. The
     module then fails before changing anything, naming the device, what blkid/lsblk found and how to confirm.
-  - Growing an LV and its filesystem online (C(lvextend --resizefs)) is allowed in safe mode.
+  - Growing an LV and its filesystem online (C(lvextend --resizefs)) is allowed with O(protect_data).
   - Bad input (a disk that does not exist, too few RAID members, a size larger than the VG, a relative mount
     path) fails before anything is changed, naming the input.
   - Re-running after an interruption continues where the last run stopped (an existing array is adopted, a
@@ -93,8 +93,8 @@ options:
           fs_create_options: {description: Extra mkfs options, type: str}
           mount_point: {description: Absolute path (returned for the caller to mount), type: str}
           mount_options: {description: Mount options, type: str, default: defaults}
-  volumes:
-    description: Filesystems directly on a device (disk, partition or C(/dev/md/<name>)).
+  filesystems:
+    description: Filesystems (or swap) directly on a device (a disk, partition or C(/dev/md/<name>)).
     type: list
     elements: dict
     default: []
@@ -105,12 +105,12 @@ options:
       fs_create_options: {description: Extra mkfs options, type: str}
       mount_point: {description: Absolute path, type: str}
       mount_options: {description: Mount options, type: str, default: defaults}
-  safe_mode:
+  protect_data:
     description: Refuse to destroy anything unexpected. Turn off only together with O(confirm_wipe).
     type: bool
     default: true
   confirm_wipe:
-    description: Devices whose current content may be destroyed (only with O(safe_mode=false)).
+    description: Devices whose current content may be destroyed (only with O(protect_data=false)).
     type: list
     elements: str
     default: []
@@ -129,6 +129,13 @@ options:
     description: Also return the collected state (C(state)), the planner's input; for fixtures and debugging.
     type: bool
     default: false
+  parameter_names:
+    description:
+      - How error and refusal messages name this module's parameters, for a caller whose users set them under
+        other names (the storage role maps O(raids) to C(storage_raids), and so on). Unlisted parameters keep
+        their own names.
+    type: dict
+    default: {}
 notes:
   - Needs root, util-linux, and mdadm/lvm2 where arrays/VGs are declared.
   - Supports check mode and diff mode.
@@ -167,7 +174,7 @@ actions:
   sample:
     - {action: create_raid, target: /dev/md/data, command: "mdadm --create /dev/md/data ...", reason: "..."}
 refusals:
-  description: Why safe mode refused (the module failed and changed nothing).
+  description: Why O(protect_data) refused (the module failed and changed nothing).
   returned: on failure
   type: list
   elements: str
@@ -231,7 +238,7 @@ def device_names(params):
         names.update(vg["devices"] or [])
         for lv in vg["volumes"] or []:
             names.add(f"/dev/{vg['name']}/{lv['name']}")
-    for vol in params["volumes"] or []:
+    for vol in params["filesystems"] or []:
         names.add(vol["device"])
     for key in ("failed_device", "new_device", "array"):
         value = params.get(key)
@@ -328,12 +335,13 @@ def spec_from(params):
     return {
         "raids": params["raids"],
         "volume_groups": params["volume_groups"],
-        "volumes": params["volumes"],
-        "safe_mode": params["safe_mode"],
+        "filesystems": params["filesystems"],
+        "protect_data": params["protect_data"],
         "confirm_wipe": params["confirm_wipe"],
         "array": params["array"],
         "failed_device": params["failed_device"],
         "new_device": params["new_device"],
+        "names": params["parameter_names"],
     }
 
 
@@ -421,7 +429,7 @@ def main():
                     },
                 },
             },
-            "volumes": {
+            "filesystems": {
                 "type": "list",
                 "elements": "dict",
                 "default": [],
@@ -432,12 +440,13 @@ def main():
                     ),
                 },
             },
-            "safe_mode": {"type": "bool", "default": True},
+            "protect_data": {"type": "bool", "default": True},
             "confirm_wipe": {"type": "list", "elements": "str", "default": []},
             "array": {"type": "str"},
             "failed_device": {"type": "str"},
             "new_device": {"type": "str"},
             "return_state": {"type": "bool", "default": False},
+            "parameter_names": {"type": "dict", "default": {}},
         },
         required_if=[("operation", "replace", ("array", "new_device"))],
         supports_check_mode=True,

@@ -1,4 +1,4 @@
-"""roles/storage on the lab's new-server: RAID1 + LVM + ext4, idempotence, grow, safe mode, disk
+"""roles/storage on the lab's new-server: RAID1 + LVM + ext4, idempotence, grow, data protection, disk
 replacement."""
 
 import json
@@ -121,12 +121,14 @@ def test_refuses_to_reformat_a_disk_holding_data(blank):
         "mkfs.ext4 -q -F -L olddata /dev/nvme0n1 && mkdir -p /mnt/old && mount /dev/nvme0n1 /mnt/old && "
         "echo precious > /mnt/old/precious.txt && umount /mnt/old",
     )
-    wanted = {**layout("768M"), "storage_volumes": [{"device": "serial:NVME-N1-0004", "fs_type": "swap"}]}
+    wanted = {**layout("768M"), "storage_filesystems": [{"device": "serial:NVME-N1-0004", "fs_type": "swap"}]}
     run = playbook("playbooks/storage.yml", *extra(wanted))
     assert run.returncode != 0
     assert "refusing to use serial:NVME-N1-0004 (/dev/nvme0n1)" in run.stdout
     assert re.search(r"blkid: TYPE=ext4 UUID=[0-9a-f-]{36} LABEL=olddata", run.stdout)
-    assert "set storage_safe_mode: false and add 'serial:NVME-N1-0004' to storage_confirm_wipe" in run.stdout
+    assert (
+        "set storage_protect_data: false and add 'serial:NVME-N1-0004' to storage_confirm_wipe" in run.stdout
+    )
     assert recap(run)["changed"] == 0
     assert guest(
         HOST, "mount -o ro /dev/nvme0n1 /mnt/old && cat /mnt/old/precious.txt; umount /mnt/old"

@@ -86,18 +86,18 @@ def test_archive_now_names_unknown_jobs():
             "storage_raids[data]: RAID level 6 needs at least 4 member devices, got 2",
         ),
         (
-            {"storage_volumes": [{"device": "serial:NO-SUCH-DISK-1", "fs_type": "ext4"}]},
+            {"storage_filesystems": [{"device": "serial:NO-SUCH-DISK-1", "fs_type": "ext4"}]},
             "disk serial:NO-SUCH-DISK-1",
         ),
         (
             {
-                "storage_volumes": [
+                "storage_filesystems": [
                     {"device": "/dev/disk/by-id/none", "fs_type": "ext4", "mount_point": "data"}
                 ]
             },
             "mount_point 'data' is not an absolute path",
         ),
-        ({"storage_volumes": [{"device": "/dev/null", "fs_type": "zfs"}]}, "fs_type must be one of"),
+        ({"storage_filesystems": [{"device": "/dev/null", "fs_type": "zfs"}]}, "fs_type must be one of"),
     ],
 )
 def test_storage_rejects_bad_input(extra, expected):

@@ -39,8 +39,8 @@ def layout(**overrides):
                 "volumes": [{"name": "srv", "size": "512M", "fs_type": "ext4", "mount_point": "/srv/app"}],
             }
         ],
-        "volumes": [],
-        "safe_mode": True,
+        "filesystems": [],
+        "protect_data": True,
         "confirm_wipe": [],
     }
     spec.update(overrides)
@@ -108,14 +108,34 @@ def test_interrupted_after_the_array_continues_with_the_pv():
 
 
 def test_refuses_to_reformat_a_disk_with_an_unexpected_filesystem():
-    spec = layout(raids=[], volume_groups=[], volumes=[{"device": "serial:NVME-N1-0004", "fs_type": "xfs"}])
+    spec = layout(
+        raids=[], volume_groups=[], filesystems=[{"device": "serial:NVME-N1-0004", "fs_type": "xfs"}]
+    )
     plan = plan_layout(spec, state("new-server-nvme-ext4.json"))
     assert plan["actions"] == []
     [msg] = plan["refusals"]
     assert "serial:NVME-N1-0004 (/dev/nvme0n1)" in msg  # names the device
     assert "TYPE=ext4 UUID=9d2f6c1b-5a4e-4f3d-8c2b-1a0e9f8d7c6b LABEL=olddata" in msg  # what blkid found
-    assert "storage_safe_mode: false" in msg and "storage_confirm_wipe" in msg  # how to confirm
+    assert "set protect_data: false and add 'serial:NVME-N1-0004' to confirm_wipe" in msg  # how to confirm
     assert "Nothing was changed" in msg
+
+
+def test_messages_name_the_inputs_as_the_caller_does():
+    """The storage role passes its variables' names (parameter_names); unlisted inputs keep the module's."""
+    names = {"protect_data": "storage_protect_data", "confirm_wipe": "storage_confirm_wipe"}
+    spec = layout(
+        raids=[],
+        volume_groups=[],
+        filesystems=[
+            {"device": "serial:NVME-N1-0004", "fs_type": "xfs"},
+            {"device": "vdz", "fs_type": "xfs"},
+        ],
+        names=names,
+    )
+    plan = plan_layout(spec, state("new-server-nvme-ext4.json"))
+    [msg] = plan["refusals"]
+    assert "set storage_protect_data: false and add 'serial:NVME-N1-0004' to storage_confirm_wipe" in msg
+    assert [e.split(":")[0] for e in plan["errors"]] == ["filesystems[vdz]"], plan["errors"]
 
 
 def test_refuses_a_raid_member_with_data_and_names_how_to_confirm():
@@ -125,17 +145,19 @@ def test_refuses_a_raid_member_with_data_and_names_how_to_confirm():
     plan = plan_layout(spec, state("new-server-nvme-ext4.json"))
     assert plan["actions"] == [] and len(plan["refusals"]) == 1
     assert "as a member of RAID data" in plan["refusals"][0]
-    assert "add 'serial:NVME-N1-0004' to storage_confirm_wipe" in plan["refusals"][0]
+    assert "add 'serial:NVME-N1-0004' to confirm_wipe" in plan["refusals"][0]
 
 
 def test_confirmed_wipe_needs_both_keys():
     vol = [{"device": "/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_NVME-N1-0004", "fs_type": "xfs"}]
-    only_list = layout(raids=[], volume_groups=[], volumes=vol, confirm_wipe=[vol[0]["device"]])
+    only_list = layout(raids=[], volume_groups=[], filesystems=vol, confirm_wipe=[vol[0]["device"]])
     assert plan_layout(only_list, state("new-server-nvme-ext4.json"))["refusals"]
-    only_unsafe = layout(raids=[], volume_groups=[], volumes=vol, safe_mode=False)
+    only_unsafe = layout(raids=[], volume_groups=[], filesystems=vol, protect_data=False)
     refusal = plan_layout(only_unsafe, state("new-server-nvme-ext4.json"))["refusals"][0]
-    assert f"add '{vol[0]['device']}' to storage_confirm_wipe" in refusal
-    both = layout(raids=[], volume_groups=[], volumes=vol, safe_mode=False, confirm_wipe=["/dev/nvme0n1"])
+    assert f"add '{vol[0]['device']}' to confirm_wipe" in refusal
+    both = layout(
+        raids=[], volume_groups=[], filesystems=vol, protect_data=False, confirm_wipe=["/dev/nvme0n1"]
+    )
     plan = plan_layout(both, state("new-server-nvme-ext4.json"))
     assert [a["command"] for a in plan["actions"]] == [
         "wipefs --all /dev/nvme0n1",
@@ -144,7 +166,9 @@ def test_confirmed_wipe_needs_both_keys():
 
 
 def test_existing_filesystem_of_the_declared_type_is_adopted():
-    spec = layout(raids=[], volume_groups=[], volumes=[{"device": "serial:NVME-N1-0004", "fs_type": "ext4"}])
+    spec = layout(
+        raids=[], volume_groups=[], filesystems=[{"device": "serial:NVME-N1-0004", "fs_type": "ext4"}]
+    )
     plan = plan_layout(spec, state("new-server-nvme-ext4.json"))
     assert plan["actions"] == [] and plan["refusals"] == []
     assert plan["filesystems"][0]["uuid"] == "9d2f6c1b-5a4e-4f3d-8c2b-1a0e9f8d7c6b"
@@ -154,8 +178,8 @@ def test_mounted_device_is_never_wiped_even_when_confirmed():
     spec = layout(
         raids=[],
         volume_groups=[],
-        volumes=[{"device": "/dev/vda", "fs_type": "xfs"}],
-        safe_mode=False,
+        filesystems=[{"device": "/dev/vda", "fs_type": "xfs"}],
+        protect_data=False,
         confirm_wipe=["/dev/vda"],
     )
     [msg] = plan_layout(spec, state("new-server-blank.json"))["refusals"]
@@ -185,7 +209,7 @@ def test_too_few_members_is_bad_input(level, devices, needed):
     )
     assert plan["actions"] == []
     assert any(
-        "storage_raids[data]: RAID level" in e and f"needs at least {needed} member devices" in e
+        "raids[data]: RAID level" in e and f"needs at least {needed} member devices" in e
         for e in plan["errors"]
     ), plan["errors"]
 
@@ -196,9 +220,7 @@ def test_size_larger_than_the_vg_is_bad_input():
     plan = plan_layout(spec, state("new-server-blank.json"))
     assert plan["actions"] == []
     [msg] = plan["errors"]
-    assert msg.startswith(
-        "storage_volume_groups[vg_data].volumes[srv]: size 5G (5.0 GiB) is larger than the free"
-    )
+    assert msg.startswith("volume_groups[vg_data].volumes[srv]: size 5G (5.0 GiB) is larger than the free")
     assert "VG vg_data" in msg
 
 
@@ -268,7 +290,7 @@ def test_swap_and_raw_volume_on_sata():
     spec = layout(
         raids=[],
         volume_groups=[],
-        volumes=[{"device": "serial:SATA-S1-0003", "fs_type": "swap", "fs_label": "swap0"}],
+        filesystems=[{"device": "serial:SATA-S1-0003", "fs_type": "swap", "fs_label": "swap0"}],
     )
     assert [a["command"] for a in plan_layout(spec, state("new-server-blank.json"))["actions"]] == [
         "mkswap -L swap0 /dev/sda"
@@ -276,7 +298,7 @@ def test_swap_and_raw_volume_on_sata():
 
 
 def test_same_device_twice_is_bad_input():
-    spec = layout(volumes=[{"device": "/dev/vdb", "fs_type": "ext4"}])
+    spec = layout(filesystems=[{"device": "/dev/vdb", "fs_type": "ext4"}])
     assert any(
         "already used by RAID data" in e for e in plan_layout(spec, state("new-server-blank.json"))["errors"]
     )
@@ -393,7 +415,9 @@ def test_lab_converged_is_a_no_op_and_grown_lv_is_not_shrunk_by_mistake():
 
 
 def test_lab_disk_with_data_is_refused():
-    spec = layout(raids=[], volume_groups=[], volumes=[{"device": "serial:NVME-N1-0004", "fs_type": "swap"}])
+    spec = layout(
+        raids=[], volume_groups=[], filesystems=[{"device": "serial:NVME-N1-0004", "fs_type": "swap"}]
+    )
     [msg] = plan_layout(spec, state("lab-new-server-nvme-ext4.json"))["refusals"]
     assert "serial:NVME-N1-0004 (/dev/nvme0n1)" in msg
     assert "TYPE=ext4 UUID=e477f687-d169-48d4-8c1e-84b8bd950440 LABEL=olddata" in msg

@@ -210,7 +210,7 @@ def test_new_disk_in_another_array_is_refused_directly_or_through_its_partition(
                 "array": "data",
                 "failed_device": "/dev/vdc",
                 "new_device": new,
-                "safe_mode": False,
+                "protect_data": False,
                 "confirm_wipe": [new],
             },
             state,
@@ -224,7 +224,7 @@ def test_bad_failed_device_name_is_an_error_not_ignored():
     plan = replace(captured("raid1-degraded"), "vdb", "/dev/sda")
     assert plan["actions"] == []
     assert plan["errors"] == [
-        "storage_replace_failed_device: 'vdb' is not a /dev path or serial:XYZ (use /dev/disk/by-id/..., "
+        "failed_device: 'vdb' is not a /dev path or serial:XYZ (use /dev/disk/by-id/..., "
         "/dev/disk/by-path/... or serial:XYZ, or leave it empty to remove the members the kernel marked "
         "faulty)"
     ]
