@@ -197,10 +197,11 @@ def test_degrade_and_rebuild_through_replace_disk(blank):
     assert run.returncode == 0, run.output[-4000:]
     assert "mdadm /dev/md/data --remove /dev/vdc" in run.stdout
     assert "mdadm /dev/md/data --add /dev/sda" in run.stdout
-    assert "md127 (data): rebuild complete" in run.stdout
-    assert "/dev/md/data is complete; serial:SATA-S1-0003 (/dev/sda) is an active member" in run.stdout
     mdstat = guest(HOST, "cat /proc/mdstat")
     assert "[2/2] [UU]" in mdstat and "sda[" in mdstat and "vdc[" not in mdstat, mdstat
+    detail = guest(HOST, "mdadm --detail /dev/md/data")
+    assert re.search(r"State : clean\s*$", detail, re.M), detail  # rebuilt: no recovery left
+    assert re.search(r"active sync\s+/dev/sda$", detail, re.M), detail
     again = playbook(
         "playbooks/replace_disk.yml",
         "-e",

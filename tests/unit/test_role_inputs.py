@@ -8,7 +8,10 @@ from conftest import run_role
     ("extra", "expected"),
     [
         ('{"base_os_timezon": "Europe/Berlin"}', "unknown variable(s) ['base_os_timezon']"),
-        ('{"base_os_sshd_port": "twenty-two"}', "base_os_sshd_port"),
+        (
+            '{"base_os_sshd_port": "twenty-two"}',
+            "argument 'base_os_sshd_port' is of type str and we were unable to convert to int",
+        ),
         ('{"base_os_sshd_permit_root_login": "maybe"}', "base_os_sshd_permit_root_login must be one of"),
         ('{"base_os_reboot_window_start": "3am"}', "Expected base_os_reboot_window_start as HH:MM (got 3am)"),
         ('{"base_os_admin_users": [{"ssh_keys": []}]}', "missing required arguments: name"),
