@@ -33,18 +33,17 @@ def default_text(spec: dict) -> str:
     )
 
 
-def drift(role: Path, options: dict) -> list[str]:
-    """Variables in defaults/main.yml missing from the spec, or with another default."""
+def drift(role: Path, specs: dict) -> list[str]:
+    """Variables in defaults/main.yml that no entry point declares, or one declares with another default."""
     defaults_file = role / "defaults" / "main.yml"
     defaults = yaml.safe_load(defaults_file.read_text()) or {} if defaults_file.exists() else {}
-    problems = [
-        f"{defaults_file}: {name} is not in meta/argument_specs.yml"
-        for name in defaults
-        if name not in options
-    ]
-    for name, spec in options.items():
-        if "default" in spec and name in defaults and spec["default"] != defaults[name]:
-            problems.append(f"{defaults_file}: {name} default differs from meta/argument_specs.yml")
+    declared = {name for spec in specs.values() for name in spec.get("options", {})}
+    spec_file = "meta/argument_specs.yml"
+    problems = [f"{defaults_file}: {name} is not in {spec_file}" for name in defaults if name not in declared]
+    for entry, spec in specs.items():
+        for name, option in spec.get("options", {}).items():
+            if "default" in option and name in defaults and option["default"] != defaults[name]:
+                problems.append(f"{defaults_file}: {name} default differs from {spec_file} ({entry})")
     return problems
 
 
@@ -78,9 +77,7 @@ def main(check: bool) -> int:
     stale = []
     for spec_path in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
         role = spec_path.parent.parent
-        stale += drift(
-            role, yaml.safe_load(spec_path.read_text())["argument_specs"]["main"].get("options", {})
-        )
+        stale += drift(role, yaml.safe_load(spec_path.read_text())["argument_specs"])
         readme = role / "README.md"
         text = (
             readme.read_text() if readme.exists() else f"# {spec_path.parent.parent.name}\n\n{BEGIN}\n{END}\n"
