@@ -23,8 +23,9 @@ GOOD = {"backup_password": "correct horse battery", "backup_repository_type": "l
         ({"backup_jobs": [{"name": "data"}]}, "missing required arguments: paths"),
         (
             {"backup_jobs": [{"name": "data", "paths": ["/srv"], "schedule": "every tuesday"}]},
-            "Expected backup_jobs[data].schedule as a systemd OnCalendar expression such as 'Sun *-*-* 02:00:00' "
-            "(got 'every tuesday': Failed to parse calendar specification 'every tuesday': Invalid argument)",
+            "Expected backup_jobs[data].schedule as a systemd OnCalendar expression such as "
+            "'Sun *-*-* 02:00:00' (got 'every tuesday': Failed to parse calendar specification "
+            "'every tuesday': Invalid argument)",
         ),
         (
             {"backup_repository_type": "sftp", "backup_sftp_host": "10.0.0.1", "backup_sftp_user": "Root!"},

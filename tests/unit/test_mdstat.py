@@ -195,3 +195,19 @@ def test_mdadm_garbage_raises():
         parse_mdadm_detail("/dev/md0:\n  Version : 1.2\n  what is this\n", "detail.txt")
     assert info.value.line == 3
     assert "mdadm output in detail.txt line 3" in str(info.value)
+
+
+def test_the_mdstat_filter_is_the_parser_and_refuses_what_is_not_mdstat():
+    """rackwright.infra.mdstat_arrays (the storage role's rebuild wait reads /proc/mdstat through it)."""
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.rackwright.infra.plugins.filter.rackwright_mdstat import FilterModule
+
+    arrays = FilterModule().filters()["mdstat_arrays"]
+    text = fixture_text("mdstat/raid1-degraded-recovering-29pct.txt")
+    assert arrays(text) == parse_mdstat(text, source="/proc/mdstat")
+    [rebuilding] = [a for a in arrays(text) if a["state"] == "rebuilding"]
+    assert rebuilding["rebuild_percent"] == pytest.approx(29, abs=1)
+    for bad in ("", "lsblk output\n", None):
+        with pytest.raises(AnsibleFilterError, match="mdstat_arrays"):
+            arrays(bad)
