@@ -2,6 +2,7 @@
 the repository root through the ``ansible_collections/rackwright/infra`` symlink (pyproject.toml puts the
 root on the path)."""
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -81,6 +82,22 @@ def assert_worst(items, health, reason):
     reasons = [r for item in items for r in item["reasons"]]
     assert worst(item["health"] for item in items) == health, reasons
     assert_reasons(reasons, reason)
+
+
+def load_script(path):
+    """A stand-alone script (one a role copies to hosts, not a module of the collection), loaded from its file
+    as the host runs it."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(path, *args, timeout):
+    """Run the stand-alone script PATH with python3 and ARGS, as its host does; output captured as text."""
+    return subprocess.run(
+        ["python3", str(path), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture
