@@ -35,6 +35,8 @@ description:
     ssacli controller header without status, arrays or drives, or text no RAID tool wrote."
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - rackwright.infra.from_files
 options:
   format:
     description:
@@ -42,14 +44,6 @@ options:
     type: str
     choices: [auto, mdstat, mdadm, storcli, ssacli]
     default: auto
-  from_files:
-    description:
-      - Paths of saved tool outputs to parse instead of querying the host.
-      - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
-        naming it beside the other files' verdicts. An empty list is an error, never live mode.
-      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
-        type is named as such rather than turned into a path).
-    type: raw
   mdadm_detail:
     description: When reading /proc/mdstat live, also run C(mdadm --detail) for each array (needs root).
     type: bool
