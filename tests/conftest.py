@@ -2,6 +2,7 @@
 the repository root through the ``ansible_collections/rackwright/infra`` symlink (pyproject.toml puts the
 root on the path)."""
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -11,6 +12,8 @@ import sys
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import worst
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -42,6 +45,59 @@ def fixture_text(relative):
 def fixture_names(tool):
     """Sorted file names of tests/fixtures/<tool>/."""
     return sorted(p.name for p in (FIXTURES / tool).iterdir())
+
+
+def saved_names(tool, expected):
+    """Every file of tests/fixtures/<tool>/ and every key of EXPECTED (file name -> what it must give).
+
+    Parametrize a test over these and read each with saved_output(): a fixture nobody judges, or an
+    expectation whose file is gone, is then a failing case of its own name.
+    """
+    return sorted(set(fixture_names(tool)) | set(expected))
+
+
+def saved_output(tool, expected, name):
+    """``(text, expected[name])`` of tests/fixtures/<tool>/<name>; fails naming the file if one is missing."""
+    assert name in expected, f"tests/fixtures/{tool}/{name} has no expectation"
+    assert (FIXTURES / tool / name).is_file(), f"tests/fixtures/{tool}/{name} is expected but not there"
+    return fixture_text(f"{tool}/{name}"), expected[name]
+
+
+def assert_reasons(reasons, reason):
+    """No REASONS when REASON is None, else one of them contains REASON."""
+    if reason is None:
+        assert reasons == []
+    else:
+        assert any(reason in r for r in reasons), reasons
+
+
+def assert_verdict(judged, health, reason):
+    """JUDGED (a module result, or one parsed item) has HEALTH and its reasons REASON (see assert_reasons)."""
+    assert judged["health"] == health, judged["reasons"]
+    assert_reasons(judged["reasons"], reason)
+
+
+def assert_worst(items, health, reason):
+    """The worst health of ITEMS is HEALTH, and their reasons together REASON (see assert_reasons)."""
+    reasons = [r for item in items for r in item["reasons"]]
+    assert worst(item["health"] for item in items) == health, reasons
+    assert_reasons(reasons, reason)
+
+
+def load_script(path):
+    """A stand-alone script (one a role copies to hosts, not a module of the collection), loaded from its file
+    as the host runs it."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(path, *args, timeout):
+    """Run the stand-alone script PATH with python3 and ARGS, as its host does; output captured as text."""
+    return subprocess.run(
+        ["python3", str(path), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture

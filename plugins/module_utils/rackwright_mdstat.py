@@ -279,34 +279,32 @@ def _member_state(words):
     return " ".join(words) or "unknown"
 
 
+# mdadm --detail "State" words -> (array state, health, reason): the first row whose words are all there
+# wins; none of them is a clean array (optimal). A running check (scrub) is ok.
+_MDADM_STATES = (
+    ({"failed"}, "failed", "critical", "array FAILED ({gap})"),
+    ({"inactive"}, "inactive", "critical", "array is inactive (not started)"),
+    ({"degraded", "recovering"}, "rebuilding", "warning", "rebuilding {progress} ({gap})"),
+    ({"degraded"}, "degraded", "critical", "degraded: {gap}"),
+    ({"reshaping"}, "reshaping", "warning", "reshape {progress}"),
+    ({"resyncing"}, "resyncing", "warning", "resync {progress}"),
+    ({"checking"}, "checking", None, None),
+)
+
+
 def _judge_mdadm(name, fields, members, progress):
     words = {w.strip().lower() for w in fields["State"].split(",")}
     verdict = Verdict()
     percent = progress[1] if progress else None
     failed_devices = to_number(fields.get("Failed Devices")) or 0
     gap = "{} of {} devices active".format(fields.get("Active Devices", "?"), fields.get("Raid Devices", "?"))
-    if "failed" in words:
-        state = "failed"
-        verdict.add("critical", f"array FAILED ({gap})")
-    elif "inactive" in words:
-        state = "inactive"
-        verdict.add("critical", "array is inactive (not started)")
-    elif "degraded" in words and "recovering" in words:
-        state = "rebuilding"
-        verdict.add("warning", f"rebuilding {_progress(percent, None)} ({gap})")
-    elif "degraded" in words:
-        state = "degraded"
-        verdict.add("critical", f"degraded: {gap}")
-    elif "reshaping" in words:
-        state = "reshaping"
-        verdict.add("warning", f"reshape {_progress(percent, None)}")
-    elif "resyncing" in words:
-        state = "resyncing"
-        verdict.add("warning", f"resync {_progress(percent, None)}")
-    elif "checking" in words:
-        state = "checking"
-    else:
-        state = "optimal"
+    state = "optimal"
+    for needed, row_state, health, reason in _MDADM_STATES:
+        if needed <= words:
+            state = row_state
+            if health:
+                verdict.add(health, reason.format(gap=gap, progress=_progress(percent, None)))
+            break
     for member in members:
         if member["state"] == "faulty":
             verdict.add(

@@ -35,20 +35,14 @@ description:
     with its URL and field. Redfish answers are read up to 8 MiB.
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - rackwright.infra.from_files
 options:
   format:
     description: Format of O(from_files); C(auto) detects JSON as Redfish and text as ipmitool/FreeIPMI.
     type: str
     choices: [auto, ipmitool, freeipmi, redfish]
     default: auto
-  from_files:
-    description:
-      - Paths of saved ipmitool/FreeIPMI text or Redfish JSON to parse instead of querying a BMC.
-      - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
-        naming it beside the other files' verdicts. An empty list is an error, never live mode.
-      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
-        type is named as such rather than turned into a path).
-    type: raw
   host:
     description: Remote BMC address for ipmitool (C(-H)); local C(/dev/ipmi0) when omitted.
     type: str

@@ -13,9 +13,10 @@ description:
   - Runs C(smartctl --json -x) on every disk found by C(smartctl --scan-open --json), or on the disks given in
     O(devices) (for example drives behind a MegaRAID or Smart Array controller), in parallel from one module
     run.
-  - Alternatively parses saved C(smartctl --json -x) documents, C(smartctl -a)/C(-x) text (the form most
-    often saved; the self-test log, ATA error count and attribute table are read from it) or
-    C(nvme smart-log -o json) output given in O(from_files).
+  - Alternatively parses saved C(smartctl --json -x) documents, C(smartctl -a)/C(-x) text of SATA, NVMe and
+    SAS disks (the form most often saved; the self-test log, ATA error count and attribute table are read
+    from it) or C(nvme smart-log -o json) output given in O(from_files). Text and JSON of the same disk are
+    judged by the same rules.
   - The JSON is evaluated even when smartctl exits non-zero; only exit-status bits 0/1 (command line error,
     device open failed) mean "no data" and give health C(unknown). Bit 3 (disk failing) is critical, bit 7
     (self-test errors) a warning, bit 6 (error log entries) is ignored unless O(thresholds) sets
@@ -38,6 +39,8 @@ description:
   - Read-only; always returns RV(ignore:changed=false).
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - rackwright.infra.from_files
 options:
   devices:
     description:
@@ -55,16 +58,6 @@ options:
             C(cciss,2).
           - Omitted means smartctl's auto-detection.
         type: str
-  from_files:
-    description:
-      - Paths of saved C(smartctl --json -x) JSON, C(smartctl -a) / C(smartctl -x) text (SATA, NVMe, SAS) or
-        C(nvme smart-log -o json) outputs to parse instead of running smartctl. Text and JSON of the same
-        disk are judged by the same rules.
-      - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
-        naming it beside the other files' verdicts. An empty list is an error, never live mode.
-      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
-        type is named as such rather than turned into a path).
-    type: raw
   parallel:
     description: Number of smartctl processes run at the same time.
     type: int

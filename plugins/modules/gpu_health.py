@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: gpu_health
 short_description: Judge NVIDIA GPU health from C(nvidia-smi -q -x)
 description:
-  - Runs C(nvidia-smi -q -x) when nvidia-smi is installed, or parses saved XML given in O(from_files).
+  - Runs C(nvidia-smi -q -x) when nvidia-smi is installed, or parses saved XML given in O(from_files) (UTF-8,
+    or UTF-16 with a byte order mark as a PowerShell redirect writes it).
   - A C(<gpu>) entry without product name/UUID, or without temperature, ECC and clock data (a cut-down
     document), gives C(unknown) rather than C(ok). Threshold values may be numeric strings.
   - Handles the old schema (driver 418, no DOCTYPE, C(clocks_throttle_reasons)) and the new ones
@@ -28,16 +29,9 @@ description:
     (C(critical) with O(expect_gpus)).
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - rackwright.infra.from_files
 options:
-  from_files:
-    description:
-      - Paths of saved C(nvidia-smi -q -x) XML to parse instead of running nvidia-smi (UTF-8, or UTF-16 with
-        a byte order mark as a PowerShell redirect writes it).
-      - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
-        naming it beside the other files' verdicts. An empty list is an error, never live mode.
-      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
-        type is named as such rather than turned into a path).
-    type: raw
   expect_gpus:
     description: The host must have working NVIDIA GPUs; a missing tool, driver or GPU is then critical.
     type: bool

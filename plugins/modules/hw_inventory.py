@@ -12,7 +12,8 @@ short_description: Hardware inventory (system, BIOS, CPUs, DIMM slots, PSUs, dis
 description:
   - Runs C(dmidecode), C(lsblk -J -b -d -o NAME,SIZE,TYPE,MODEL,SERIAL,ROTA,TRAN) and C(lspci -mm), or parses
     saved outputs given in O(from_files) (dmidecode text, lsblk JSON, C(nvme list -o json), C(lspci -mm) text;
-    detected from the content).
+    detected from the content). A saved dmidecode dump with fewer structures than its header announces is
+    refused as cut off.
   - The input to spec sheets and upgrade planning - populated and empty DIMM slots, maximum memory, free PCI
     slots.
   - "Health comes only from SMBIOS status fields, which the BIOS records at boot: type 39 PSU status
@@ -24,16 +25,8 @@ description:
     that is empty or none of the four formats gives C(unknown) naming the file and the formats expected.
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
-options:
-  from_files:
-    description:
-      - Paths of saved dmidecode, lsblk JSON, nvme list JSON or lspci -mm outputs. A dmidecode dump with
-        fewer structures than its header announces is refused as cut off.
-      - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
-        naming it beside the other files' verdicts. An empty list is an error, never live mode.
-      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
-        type is named as such rather than turned into a path).
-    type: raw
+extends_documentation_fragment:
+  - rackwright.infra.from_files
 notes:
   - dmidecode needs root.
   - Supports check mode; the module never changes anything.

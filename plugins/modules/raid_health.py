@@ -35,6 +35,8 @@ description:
     ssacli controller header without status, arrays or drives, or text no RAID tool wrote."
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - rackwright.infra.from_files
 options:
   format:
     description:
@@ -42,14 +44,6 @@ options:
     type: str
     choices: [auto, mdstat, mdadm, storcli, ssacli]
     default: auto
-  from_files:
-    description:
-      - Paths of saved tool outputs to parse instead of querying the host.
-      - Only regular files up to 8 MiB are read; any file that is not, or does not parse, gives C(unknown)
-        naming it beside the other files' verdicts. An empty list is an error, never live mode.
-      - A list of paths or one string of comma-separated paths (checked by the module itself, so a wrong
-        type is named as such rather than turned into a path).
-    type: raw
   mdadm_detail:
     description: When reading /proc/mdstat live, also run C(mdadm --detail) for each array (needs root).
     type: bool
@@ -273,43 +267,60 @@ def read_md(module, result):
     result["arrays"].extend(arrays)
 
 
+def add_parsed(result, parsed):
+    """Add one parsed output's arrays, controllers and drives to the module result."""
+    for key in ("arrays", "controllers", "drives"):
+        result[key].extend(parsed[key])
+
+
+# Live queries per controller tool: what its output must be, its parser, and whether (exit status, output)
+# is an answer to parse. storcli's JSON is read whatever the exit status (a failed command still reports);
+# ssacli's text only after success, or when it says there are no controllers.
+LIVE = {
+    "storcli": ("storcli JSON output", parse_storcli, lambda rc, out: out.lstrip().startswith("{")),
+    "ssacli": (
+        "ssacli text output",
+        parse_ssacli,
+        lambda rc, out: rc == 0 or "No controllers detected" in out,
+    ),
+}
+
+
+def query(module, result, tool, binary, args):
+    """Run ``binary args`` and parse its output as TOOL's: the parsed dict, or None once the reason (the exit
+    status and first line of an output that is no answer, or the parse problem) is in the result."""
+    expected, parser, answered = LIVE[tool]
+    rc, out, err = run_tool(module, [binary] + args)
+    source = " ".join([os.path.basename(binary)] + args)
+    if not answered(rc, out):
+        result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
+        return None
+    parsed, problem = parse_safely(tool, source, expected, parser, out, source)
+    if problem:
+        result["unknown"].append(problem)
+        return None
+    result["sources"].append(source)
+    return parsed
+
+
 def read_storcli(module, result, binary):
-    for query in ("/call show all J nolog", "/call/eall/sall show all J nolog"):
-        args = [binary] + query.split()
-        rc, out, err = run_tool(module, args)
-        source = " ".join([os.path.basename(binary)] + query.split())
-        if not out.lstrip().startswith("{"):
-            result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
+    for args in (["/call", "show", "all", "J", "nolog"], ["/call/eall/sall", "show", "all", "J", "nolog"]):
+        parsed = query(module, result, "storcli", binary, args)
+        if parsed is None:
             continue
-        parsed, problem = parse_safely("storcli", source, "storcli JSON output", parse_storcli, out, source)
-        if problem:
-            result["unknown"].append(problem)
-            continue
-        result["sources"].append(source)
-        if query.startswith("/call/"):  # per-drive error counters replace the PD LIST rows
+        if args[0] == "/call/eall/sall":  # per-drive error counters replace the PD LIST rows
             detailed = {d["device"]: d for d in parsed["drives"]}
             result["drives"] = [detailed.pop(d["device"], d) for d in result["drives"]] + list(
                 detailed.values()
             )
             continue
-        for key in ("arrays", "controllers", "drives"):
-            result[key].extend(parsed[key])
+        add_parsed(result, parsed)
 
 
 def read_ssacli(module, result, binary):
-    args = [binary, "ctrl", "all", "show", "config", "detail"]
-    rc, out, err = run_tool(module, args)
-    source = " ".join([os.path.basename(binary)] + args[1:])
-    if rc != 0 and "No controllers detected" not in out:
-        result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
-        return
-    parsed, problem = parse_safely("ssacli", source, "ssacli text output", parse_ssacli, out, source)
-    if problem:
-        result["unknown"].append(problem)
-        return
-    result["sources"].append(source)
-    for key in ("arrays", "controllers", "drives"):
-        result[key].extend(parsed[key])
+    parsed = query(module, result, "ssacli", binary, ["ctrl", "all", "show", "config", "detail"])
+    if parsed is not None:
+        add_parsed(result, parsed)
 
 
 def main():
@@ -331,8 +342,7 @@ def main():
                 result["unknown"].append(parsed)
                 continue
             result["sources"].append(path)
-            for key in ("arrays", "controllers", "drives"):
-                result[key].extend(parsed[key])
+            add_parsed(result, parsed)
     else:
         storcli = find_tool(module, STORCLI_NAMES) if fmt in ("auto", "storcli") else None
         ssacli = find_tool(module, SSACLI_NAMES) if fmt in ("auto", "ssacli") else None

@@ -1,21 +1,17 @@
 """The backup role's job runner (roles/backup/files/rackwright_backup.py) on a local restic repository."""
 
-import importlib.util
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_script, run_script
 
 RUNNER = ROOT / "roles" / "backup" / "files" / "rackwright_backup.py"
 # A stdlib-only script the role copies to hosts (/usr/local/sbin/rackwright-backup), not a module of the
 # collection, so it is loaded from its file as the host runs it.
-spec = importlib.util.spec_from_file_location("rackwright_backup", RUNNER)
-rb = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(rb)
+rb = load_script(RUNNER)
 
 # The integration layer runs after `make system-integration` installed restic: a missing restic is a broken
 # setup, so it fails here rather than skipping.
@@ -64,13 +60,7 @@ def setup(tmp_path):
 
 
 def runner(config_path, *args):
-    return subprocess.run(
-        ["python3", str(RUNNER), "--config", config_path, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_script(RUNNER, "--config", config_path, *args, timeout=120)
 
 
 @needs_restic

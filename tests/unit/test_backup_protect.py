@@ -3,21 +3,17 @@ client deleting or rewriting its own repository never reaches the protected copi
 are hard links, old copies expire but the newest stays, and a copy goes back in place of the client's tree."""
 
 import datetime
-import importlib.util
 import json
 import os
 import pwd
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_script, run_script
 
 TOOL = ROOT / "roles" / "backup" / "files" / "rackwright_backup_protect.py"
 # A stdlib-only script the role copies to backup hosts, not a module of the collection: loaded from its file.
-spec = importlib.util.spec_from_file_location("rackwright_backup_protect", TOOL)
-rp = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(rp)
+rp = load_script(TOOL)
 
 ACCOUNT = pwd.getpwuid(os.getuid()).pw_name  # restore chowns to the account: use one that exists
 
@@ -58,13 +54,7 @@ def server(tmp_path):
 
 
 def tool(config_path, *args):
-    return subprocess.run(
-        ["python3", str(TOOL), "--config", config_path, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_script(TOOL, "--config", config_path, *args, timeout=60)
 
 
 def test_snapshot_copies_what_restic_keeps_root_only(server):

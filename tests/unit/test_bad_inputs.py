@@ -18,7 +18,7 @@ import time
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
-from conftest import FIXTURES, fixture_text
+from conftest import FIXTURES, assert_verdict, fixture_text
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import MAX_INPUT_BYTES
 from ansible_collections.rackwright.infra.plugins.modules import (
@@ -462,12 +462,7 @@ def test_bad_input_verdict_and_message(run_module, special, module, name, health
     result = run_module(MODULES[module], {"from_files": [path]})
     assert time.monotonic() - start < 10, "bad input must be refused quickly"
     assert result.get("failed") is not True, result.get("msg")
-    assert result["health"] == health, result["reasons"]
-    if message is None:
-        assert result["reasons"] == []
-    else:
-        wanted = message.format(path=path)
-        assert any(wanted in reason for reason in result["reasons"]), result["reasons"]
+    assert_verdict(result, health, None if message is None else message.format(path=path))
     if health == "unknown" and name.startswith("@"):
         assert any(path in reason for reason in result["reasons"]), "the reason must name the input"
 

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_verdict, fixture_text, saved_names, saved_output
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_dmidecode import parse_dmidecode
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
@@ -48,19 +48,12 @@ EXPECTED = {
 }
 
 
-def test_every_dmidecode_fixture_has_an_expectation():
-    assert sorted(EXPECTED) == fixture_names("dmidecode")
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", saved_names("dmidecode", EXPECTED))
 def test_dmidecode_fixture(name):
-    health, reason, vendor, model, cpus, (slots, populated), psus = EXPECTED[name]
-    inventory = parse_dmidecode(fixture_text("dmidecode/" + name), name)
-    assert inventory["health"] == health
-    if reason is None:
-        assert inventory["reasons"] == []
-    else:
-        assert any(reason in r for r in inventory["reasons"]), inventory["reasons"]
+    text, expected = saved_output("dmidecode", EXPECTED, name)
+    health, reason, vendor, model, cpus, (slots, populated), psus = expected
+    inventory = parse_dmidecode(text, name)
+    assert_verdict(inventory, health, reason)
     assert (inventory["vendor"], inventory["model"]) == (vendor, model)
     assert len(inventory["cpus"]) == cpus
     assert (inventory["memory"]["slots"], inventory["memory"]["populated"]) == (slots, populated)

@@ -5,9 +5,8 @@ produced these; each file's device state is in its name and in tests/fixtures/SO
 """
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_worst, fixture_names, fixture_text
 
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import worst
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ipmitool import parse_ipmi
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat import (
     parse_mdadm_detail,
@@ -24,9 +23,9 @@ def smartctl(name):
 
 
 def ipmi(name):
+    """The sensors and events of a saved ipmitool output: what its verdict is made of."""
     parsed = parse_ipmi(fixture_text(f"lab/{name}"), name)
-    items = parsed["sensors"] + parsed["events"]
-    return worst(i["health"] for i in items), [r for i in items for r in i["reasons"]]
+    return parsed["sensors"] + parsed["events"]
 
 
 # smartctl -x / -a text captured at the same moment as a JSON twin of the same device
@@ -86,12 +85,7 @@ def test_emulated_nvme_critical_warning_is_critical():
     ],
 )
 def test_ipmi_sim_verdicts(name, health, reason):
-    got_health, reasons = ipmi(name)
-    assert got_health == health, reasons
-    if reason is None:
-        assert reasons == []
-    else:
-        assert any(reason in r for r in reasons), reasons
+    assert_worst(ipmi(name), health, reason)
 
 
 def test_md_member_failed_in_a_real_kernel():

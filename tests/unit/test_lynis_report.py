@@ -4,18 +4,12 @@ The log lines are real Lynis 3.0.8 output from the base_os container (Debian 12)
 lines follow the format of the same run's /var/log/lynis-report.dat.
 """
 
-import importlib.util
 import json
-import pathlib
 
 import pytest
+from conftest import ROOT, load_script
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SPEC = importlib.util.spec_from_file_location(
-    "lynis_report", ROOT / "molecule" / "base_os" / "lynis_report.py"
-)
-lynis_report = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(lynis_report)
+lynis_report = load_script(ROOT / "molecule" / "base_os" / "lynis_report.py")
 
 LOG = (
     "2026-12-01 08:18:23 Performing test ID KRNL-5820 (Checking core dumps configuration)\n"

@@ -1,9 +1,9 @@
 """/proc/mdstat and mdadm --detail parsers against every real fixture."""
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_worst, fixture_text, saved_names, saved_output
 
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat import (
     parse_mdadm_detail,
     parse_mdstat,
@@ -63,21 +63,12 @@ MDSTAT_EXPECTED = {
 }
 
 
-def test_every_mdstat_fixture_has_an_expectation():
-    assert sorted(MDSTAT_EXPECTED) == fixture_names("mdstat")
-
-
-@pytest.mark.parametrize("name", sorted(MDSTAT_EXPECTED))
+@pytest.mark.parametrize("name", saved_names("mdstat", MDSTAT_EXPECTED))
 def test_mdstat_fixture_verdict(name):
-    health, reason, states = MDSTAT_EXPECTED[name]
-    arrays = parse_mdstat(fixture_text("mdstat/" + name), name)
+    text, (health, reason, states) = saved_output("mdstat", MDSTAT_EXPECTED, name)
+    arrays = parse_mdstat(text, name)
     by_name = {a["name"]: a for a in arrays}
-    assert worst(a["health"] for a in arrays) == health
-    reasons = [r for a in arrays for r in a["reasons"]]
-    if reason is None:
-        assert reasons == []
-    else:
-        assert any(reason in r for r in reasons), reasons
+    assert_worst(arrays, health, reason)
     for array, state in states.items():
         assert by_name[array]["state"] == state, array
     for array in arrays:
@@ -128,14 +119,10 @@ MDADM_EXPECTED = {
 }
 
 
-def test_every_mdadm_fixture_has_an_expectation():
-    assert sorted(MDADM_EXPECTED) == fixture_names("mdadm")
-
-
-@pytest.mark.parametrize("name", sorted(MDADM_EXPECTED))
+@pytest.mark.parametrize("name", saved_names("mdadm", MDADM_EXPECTED))
 def test_mdadm_fixture_verdict(name):
-    array_name, state, health, percent = MDADM_EXPECTED[name]
-    array = parse_mdadm_detail(fixture_text("mdadm/" + name), name)
+    text, (array_name, state, health, percent) = saved_output("mdadm", MDADM_EXPECTED, name)
+    array = parse_mdadm_detail(text, name)
     assert (array["name"], array["state"], array["health"], array["rebuild_percent"]) == (
         array_name,
         state,

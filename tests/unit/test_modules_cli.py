@@ -36,11 +36,10 @@ def empty_ansible_cfg(tmp_path_factory):
     ENV["ANSIBLE_CONFIG"] = str(cfg)
 
 
-def ansible(module, args):
-    """Run the collection's MODULE on localhost; returns (host result, combined output)."""
-    proc = subprocess.run(
-        [ANSIBLE_BIN, "localhost", "-i", "localhost,", "-c", "local", "-m", f"rackwright.infra.{module}"]
-        + ["-a", json.dumps(args)],
+def on_localhost(binary, *args):
+    """Run the Ansible command BINARY (ansible, ansible-playbook) with ARGS on localhost, local connection."""
+    return subprocess.run(
+        [binary, "-i", "localhost,", "-c", "local", *args],
         capture_output=True,
         text=True,
         env=ENV,
@@ -48,9 +47,17 @@ def ansible(module, args):
         timeout=120,
         check=False,
     )
-    output = proc.stdout + proc.stderr
-    doc = json.loads(proc.stdout[proc.stdout.index("{") :])
-    return doc["plays"][0]["tasks"][0]["hosts"]["localhost"], output
+
+
+def plays(proc):
+    """The plays of the json callback's document (anything printed before it is skipped)."""
+    return json.loads(proc.stdout[proc.stdout.index("{") :])["plays"]
+
+
+def ansible(module, args):
+    """Run the collection's MODULE on localhost; returns (host result, combined output)."""
+    proc = on_localhost(ANSIBLE_BIN, "localhost", "-m", f"rackwright.infra.{module}", "-a", json.dumps(args))
+    return plays(proc)[0]["tasks"][0]["hosts"]["localhost"], proc.stdout + proc.stderr
 
 
 def fx(*names):
@@ -199,18 +206,9 @@ def test_filters_in_a_playbook(tmp_path):
     files = fx("smartctl/nvme-wear-75pct-used-intel-p4510.json", "smartctl/nvme-media-errors-7.json")
     playbook = tmp_path / "filters.yml"
     playbook.write_text(PLAYBOOK.format(files=json.dumps(files)))
-    proc = subprocess.run(
-        [PLAYBOOK_BIN, "-i", "localhost,", "-c", "local", str(playbook)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    proc = on_localhost(PLAYBOOK_BIN, str(playbook))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    doc = json.loads(proc.stdout[proc.stdout.index("{") :])
-    msg = doc["plays"][0]["tasks"][1]["hosts"]["localhost"]["msg"]
+    msg = plays(proc)[0]["tasks"][1]["hosts"]["localhost"]["msg"]
     assert msg["worst"] == "warning"
     assert msg["fleet"]["warning"] == ["node1"] and msg["fleet"]["ok"] == ["node2"]
     assert msg["wear"][0]["replace_by"] == "2026-11-18"

@@ -2,7 +2,7 @@
 are the real captures with single documented edits (one element's text changed)."""
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_verdict, fixture_text, saved_names, saved_output
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvidia_smi import parse_nvidia_smi
@@ -33,22 +33,14 @@ EXPECTED = {
 }
 
 
-def test_every_nvidia_fixture_has_an_expectation():
-    assert sorted(EXPECTED) == fixture_names("nvidia-smi")
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", saved_names("nvidia-smi", EXPECTED))
 def test_nvidia_fixture_verdict(name):
-    health, reason, driver, product, schema = EXPECTED[name]
-    result = parse_nvidia_smi(fixture_text("nvidia-smi/" + name), name)
+    text, (health, reason, driver, product, schema) = saved_output("nvidia-smi", EXPECTED, name)
+    result = parse_nvidia_smi(text, name)
     assert (result["driver_version"], result["schema"]) == (driver, schema)
     gpu = result["gpus"][0]
     assert gpu["name"] == product
-    assert gpu["health"] == health
-    if reason is None:
-        assert gpu["reasons"] == []
-    else:
-        assert any(reason in r for r in gpu["reasons"]), gpu["reasons"]
+    assert_verdict(gpu, health, reason)
 
 
 def test_old_and_new_throttle_elements():

@@ -14,7 +14,7 @@ import os
 import pathlib
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, assert_verdict
 
 from ansible_collections.rackwright.infra.plugins.modules import (
     bmc_health,
@@ -78,8 +78,8 @@ STATUS = {"OK": "ok", "WARNING": "warning", "RESYNC": "warning", "CRITICAL": "cr
 @pytest.mark.parametrize(("name", "status", "health", "reason"), CHECK_RAID)
 def test_check_raid_mdstat(run_module, name, status, health, reason):
     result = verdict(run_module, raid_health, [f"checkraid-mdstat-{name}.txt"])
-    assert result["health"] == STATUS[status] == health, result["reasons"]
-    assert reason is None and result["reasons"] == [] or has(result, reason), result["reasons"]
+    assert STATUS[status] == health
+    assert_verdict(result, health, reason)
 
 
 def test_telegraf_mdstat_failed_disk(run_module):
@@ -175,8 +175,7 @@ LF_STATE = {"ok": "ok", "warn": "warning", "crit": "critical"}
 def test_linuxfabrik_smartctl_text(run_module, slug, default, full, health, reason, why):
     result = verdict(run_module, disk_health, [f"lf-smartctl-v6-text-{slug}.txt"])
     disk = result["disks"][0]
-    assert result["health"] == health, result["reasons"]
-    assert reason is None and result["reasons"] == [] or has(result, reason), result["reasons"]
+    assert_verdict(result, health, reason)
     assert disk["model"] and disk["serial"], "identity read from the text"
     low, high = ORDER.index(LF_STATE[default]), ORDER.index(LF_STATE[full])
     within = health in ORDER and low <= ORDER.index(health) <= high
@@ -246,8 +245,7 @@ LF_SEL = [
 @pytest.mark.parametrize(("name", "lf", "health", "reason", "why"), LF_SEL)
 def test_linuxfabrik_sel(run_module, name, lf, health, reason, why):
     result = verdict(run_module, bmc_health, [f"lf-ipmitool-sel-elist-{name}.txt"])
-    assert result["health"] == health, result["reasons"]
-    assert reason is None and result["reasons"] == [] or has(result, reason), result["reasons"]
+    assert_verdict(result, health, reason)
     assert (LF_STATE[lf] == health) != bool(why)
 
 
@@ -306,8 +304,7 @@ LF_REDFISH = [
 @pytest.mark.parametrize(("scenario", "parts", "health", "reason"), LF_REDFISH)
 def test_linuxfabrik_redfish(run_module, scenario, parts, health, reason):
     result = verdict(run_module, bmc_health, [f"lf-redfish-{scenario}-{part}.json" for part in parts])
-    assert result["health"] == health, result["reasons"]
-    assert reason is None and result["reasons"] == [] or has(result, reason), result["reasons"]
+    assert_verdict(result, health, reason)
 
 
 # --- netdata hpssa collector_test.go: per-component ok/nok metrics --------------------------------------
@@ -381,8 +378,7 @@ SCRUTINY = [
 @pytest.mark.parametrize(("name", "scrutiny", "health", "reason", "why"), SCRUTINY)
 def test_scrutiny(run_module, name, scrutiny, health, reason, why):
     result = verdict(run_module, disk_health, [f"scrutiny-{name}"])
-    assert result["health"] == health, result["reasons"]
-    assert reason is None and result["reasons"] == [] or has(result, reason), result["reasons"]
+    assert_verdict(result, health, reason)
     assert (scrutiny == "passed") == (health == "ok") or why, "a disagreement needs its reason"
     if name == "smart-ata-failed-scrutiny.json":
         assert result["disks"][0]["attributes"]["CRC_Error_Count"] == 108

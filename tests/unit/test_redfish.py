@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_worst, fixture_text, saved_names, saved_output
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_redfish import (
@@ -27,20 +27,11 @@ EXPECTED = {
 }
 
 
-def test_every_redfish_fixture_has_an_expectation():
-    assert sorted(EXPECTED) == fixture_names("redfish")
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", saved_names("redfish", EXPECTED))
 def test_redfish_fixture_verdict(name):
-    health, reason, count = EXPECTED[name]
-    sensors = parse_redfish(fixture_text("redfish/" + name), name)
-    assert worst(s["health"] for s in sensors) == health
-    reasons = [r for s in sensors for r in s["reasons"]]
-    if reason is None:
-        assert reasons == []
-    else:
-        assert any(reason in r for r in reasons), reasons
+    text, (health, reason, count) = saved_output("redfish", EXPECTED, name)
+    sensors = parse_redfish(text, name)
+    assert_worst(sensors, health, reason)
     assert len(sensors) == count
 
 

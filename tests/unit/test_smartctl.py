@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_verdict, fixture_names, fixture_text, saved_names, saved_output
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import (
@@ -40,19 +40,10 @@ SMARTCTL_EXPECTED = {
 }
 
 
-def test_every_smartctl_fixture_has_an_expectation():
-    assert sorted(SMARTCTL_EXPECTED) == fixture_names("smartctl")
-
-
-@pytest.mark.parametrize("name", sorted(SMARTCTL_EXPECTED))
+@pytest.mark.parametrize("name", saved_names("smartctl", SMARTCTL_EXPECTED))
 def test_smartctl_fixture_verdict(name):
-    health, reason = SMARTCTL_EXPECTED[name]
-    disk = parse_smartctl_json(fixture_text("smartctl/" + name), name)
-    assert disk["health"] == health
-    if reason is None:
-        assert disk["reasons"] == []
-    else:
-        assert any(reason in r for r in disk["reasons"]), disk["reasons"]
+    text, (health, reason) = saved_output("smartctl", SMARTCTL_EXPECTED, name)
+    assert_verdict(parse_smartctl_json(text, name), health, reason)
 
 
 def test_smartctl_identity_fields():

@@ -1,9 +1,9 @@
 """HPE ssacli / hpssacli / hpacucli parser against every real fixture."""
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_worst, fixture_text, saved_names, saved_output
 
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ssacli import parse_ssacli
 
 # file -> (worst health, reason substring or None, arrays, controllers)
@@ -37,23 +37,12 @@ EXPECTED = {
 }
 
 
-def test_every_ssacli_fixture_has_an_expectation():
-    assert sorted(EXPECTED) == fixture_names("ssacli")
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", saved_names("ssacli", EXPECTED))
 def test_ssacli_fixture_verdict(name):
-    health, reason, arrays, controllers = EXPECTED[name]
-    result = parse_ssacli(fixture_text("ssacli/" + name), name)
-    items = result["controllers"] + result["arrays"] + result["drives"]
-    assert worst(i["health"] for i in items) == health
-    reasons = [r for i in items for r in i["reasons"]]
-    if reason is None:
-        assert reasons == []
-    else:
-        assert any(reason in r for r in reasons), reasons
-    assert len(result["arrays"]) == arrays
-    assert len(result["controllers"]) == controllers
+    text, (health, reason, arrays, controllers) = saved_output("ssacli", EXPECTED, name)
+    result = parse_ssacli(text, name)
+    assert_worst(result["controllers"] + result["arrays"] + result["drives"], health, reason)
+    assert (len(result["arrays"]), len(result["controllers"])) == (arrays, controllers)
 
 
 def test_failed_array_overrides_logical_drive_ok():

@@ -39,114 +39,69 @@ def view_of(state, name="data"):
     return md_array_view(st, path, detail)
 
 
-# (state, failed device, new device, refused?, text every refusal must hold / the planned commands)
-CASES = [
-    # RAID1, vdb in sync, vdc faulty: the measured bug. vdb is the last copy; vdc may go.
-    (
-        "raid1-degraded",
-        "/dev/vdb",
-        "/dev/sda",
-        True,
-        ["last in-sync copy", "no in-sync member would be left"],
-    ),
-    ("raid1-degraded", "serial:RAID-A-0001", "/dev/sda", True, ["serial:RAID-A-0001 (/dev/vdb)"]),
-    (
-        "raid1-degraded",
-        "/dev/vdc",
-        "/dev/sda",
-        False,
-        [f"{MDADM} --remove /dev/vdc", f"{MDADM} --add /dev/sda"],
-    ),
-    ("raid1-degraded", "", "/dev/sda", False, [f"{MDADM} --remove failed", f"{MDADM} --add /dev/sda"]),
-    # A rebuild onto sda runs: neither in-sync member may go; the rebuilding one may (nothing in sync on it).
-    (
-        "raid1-recovering",
-        "/dev/vdb",
-        "/dev/nvme0n1",
-        True,
-        ["/dev/sda is rebuilding into slot 1", "Wait until"],
-    ),
-    ("raid1-resyncing", "/dev/vdb", "/dev/sda", True, ["the array is resyncing", "sync_action=resync"]),
-    ("raid1-resyncing", "/dev/vdc", "/dev/sda", True, ["the array is resyncing"]),
-    # A healthy RAID1 with a hot spare: any one member may go, the spare too.
-    (
-        "raid1-spare",
-        "/dev/vdb",
-        "/dev/nvme0n1",
-        False,
-        [f"{MDADM} --fail /dev/vdb", f"{MDADM} --remove /dev/vdb"],
-    ),
-    (
-        "raid1-spare",
-        "/dev/sda",
-        "/dev/nvme0n1",
-        False,
-        [f"{MDADM} --fail /dev/sda", f"{MDADM} --remove /dev/sda"],
-    ),
+# (state, failed device, new device, text the refusal must hold)
+REFUSED = [
+    # RAID1, vdb in sync, vdc faulty: the measured bug. vdb is the last copy (vdc may go, see PLANNED).
+    ("raid1-degraded", "/dev/vdb", "/dev/sda", ["last in-sync copy", "no in-sync member would be left"]),
+    ("raid1-degraded", "serial:RAID-A-0001", "/dev/sda", ["serial:RAID-A-0001 (/dev/vdb)"]),
+    # A rebuild onto sda runs: neither in-sync member may go (the rebuilding one may, see
+    # test_rebuilding_member_may_go_with_a_warning).
+    ("raid1-recovering", "/dev/vdb", "/dev/nvme0n1", ["/dev/sda is rebuilding into slot 1", "Wait until"]),
+    ("raid1-resyncing", "/dev/vdb", "/dev/sda", ["the array is resyncing", "sync_action=resync"]),
+    ("raid1-resyncing", "/dev/vdc", "/dev/sda", ["the array is resyncing"]),
     # RAID5 survives one missing member: with vdc failed, vdb and sda are both needed.
-    (
-        "raid5-degraded",
-        "/dev/vdb",
-        "/dev/nvme0n1",
-        True,
-        ["RAID5 survives 1 missing member and 2 of its 3 slots"],
-    ),
-    ("raid5-degraded", "/dev/sda", "/dev/nvme0n1", True, ["RAID5, 3 slots", "/dev/vdc faulty"]),
-    ("raid5-degraded", "/dev/vdc", "/dev/nvme0n1", False, [f"{MDADM} --remove /dev/vdc"]),
-    # RAID6 survives two: after one failure another member may still go, after two none.
-    (
-        "raid6-one-failed",
-        "/dev/vdb",
-        "/dev/vdc",
-        False,
-        [f"{MDADM} --fail /dev/vdb", f"{MDADM} --remove /dev/vdb"],
-    ),
-    (
-        "raid6-two-failed",
-        "/dev/vdb",
-        "/dev/vdc",
-        True,
-        ["RAID6 survives 2 missing members and 3 of its 4 slots"],
-    ),
-    ("raid6-two-failed", "/dev/nvme0n1", "/dev/vdc", True, ["/dev/sda faulty", "slot 1 empty, slot 2 empty"]),
-    ("raid6-two-failed", "/dev/sda", "/dev/vdc", False, [f"{MDADM} --remove /dev/sda"]),
-    # RAID10 near=2 over 4 disks: slots 0+1 and 2+3 are mirror pairs. Slot 1 failed: slot 0 is needed,
-    # slot 2 (or 3) is not.
-    ("raid10-degraded", "/dev/vdb", "/dev/vdc", True, ["slots 0, 1 hold the copies of the same data"]),
-    (
-        "raid10-degraded",
-        "/dev/sda",
-        "/dev/vdc",
-        False,
-        [f"{MDADM} --fail /dev/sda", f"{MDADM} --remove /dev/sda"],
-    ),
-    ("raid10-degraded", "/dev/nvme0n1", "/dev/vdc", False, [f"{MDADM} --fail /dev/nvme0n1"]),
-    # The removed member comes back as the new disk: its stale superblock is cleared, nothing is failed.
-    ("raid10-degraded", "/dev/vdc", "/dev/vdc", False, ["mdadm --zero-superblock /dev/vdc"]),
+    ("raid5-degraded", "/dev/vdb", "/dev/nvme0n1", ["RAID5 survives 1 missing member and 2 of its 3 slots"]),
+    ("raid5-degraded", "/dev/sda", "/dev/nvme0n1", ["RAID5, 3 slots", "/dev/vdc faulty"]),
+    # RAID6 survives two: after two failures no other member may go.
+    ("raid6-two-failed", "/dev/vdb", "/dev/vdc", ["RAID6 survives 2 missing members and 3 of its 4 slots"]),
+    ("raid6-two-failed", "/dev/nvme0n1", "/dev/vdc", ["/dev/sda faulty", "slot 1 empty, slot 2 empty"]),
+    # RAID10 near=2 over 4 disks: slots 0+1 and 2+3 are mirror pairs. Slot 1 failed: slot 0 is needed.
+    ("raid10-degraded", "/dev/vdb", "/dev/vdc", ["slots 0, 1 hold the copies of the same data"]),
     # RAID0 has no redundancy at all.
-    ("raid0", "/dev/vdb", "/dev/sda", True, ["RAID level 0 has no redundancy", "destroys the array"]),
+    ("raid0", "/dev/vdb", "/dev/sda", ["RAID level 0 has no redundancy", "destroys the array"]),
+]
+# (state, failed device, new device, commands among the planned ones)
+PLANNED = [
+    ("raid1-degraded", "/dev/vdc", "/dev/sda", [f"{MDADM} --remove /dev/vdc", f"{MDADM} --add /dev/sda"]),
+    ("raid1-degraded", "", "/dev/sda", [f"{MDADM} --remove failed", f"{MDADM} --add /dev/sda"]),
+    # A healthy RAID1 with a hot spare: any one member may go, the spare too.
+    ("raid1-spare", "/dev/vdb", "/dev/nvme0n1", [f"{MDADM} --fail /dev/vdb", f"{MDADM} --remove /dev/vdb"]),
+    ("raid1-spare", "/dev/sda", "/dev/nvme0n1", [f"{MDADM} --fail /dev/sda", f"{MDADM} --remove /dev/sda"]),
+    ("raid5-degraded", "/dev/vdc", "/dev/nvme0n1", [f"{MDADM} --remove /dev/vdc"]),
+    # RAID6 survives two: after one failure another member may still go.
+    ("raid6-one-failed", "/dev/vdb", "/dev/vdc", [f"{MDADM} --fail /dev/vdb", f"{MDADM} --remove /dev/vdb"]),
+    ("raid6-two-failed", "/dev/sda", "/dev/vdc", [f"{MDADM} --remove /dev/sda"]),
+    # RAID10 near=2, slot 1 failed: slot 2 (or 3) is not needed.
+    ("raid10-degraded", "/dev/sda", "/dev/vdc", [f"{MDADM} --fail /dev/sda", f"{MDADM} --remove /dev/sda"]),
+    ("raid10-degraded", "/dev/nvme0n1", "/dev/vdc", [f"{MDADM} --fail /dev/nvme0n1"]),
+    # The removed member comes back as the new disk: its stale superblock is cleared, nothing is failed.
+    ("raid10-degraded", "/dev/vdc", "/dev/vdc", ["mdadm --zero-superblock /dev/vdc"]),
 ]
 
 
-@pytest.mark.parametrize(("name", "failed", "new", "refused", "expect"), CASES)
-def test_replace_on_captured_md_states(name, failed, new, refused, expect):
+@pytest.mark.parametrize(("name", "failed", "new", "texts"), REFUSED)
+def test_replace_refused_on_captured_md_states(name, failed, new, texts):
     plan = replace(captured(name), failed, new)
     assert plan["errors"] == [], plan["errors"]
-    if refused:
-        assert plan["actions"] == [], plan["actions"]
-        [msg] = plan["refusals"]
-        assert msg.startswith(f"refusing to fail and remove {failed}"), msg
-        assert "/dev/md/data (/dev/md127, RAID" in msg and "members: " in msg  # names the array and states
-        assert "Nothing was changed" in msg
-        for text in expect:
-            assert text in msg, msg
-        assert not any(a["action"] in ("fail_member", "remove_member") for a in plan["planned_actions"])
-    else:
-        assert plan["refusals"] == [], plan["refusals"]
-        commands = [a["command"] for a in plan["actions"]]
-        for command in expect:
-            assert command in commands, commands
-        assert commands[-1] == f"{MDADM} --add {new}"
+    assert plan["actions"] == [], plan["actions"]
+    [msg] = plan["refusals"]
+    assert msg.startswith(f"refusing to fail and remove {failed}"), msg
+    assert "/dev/md/data (/dev/md127, RAID" in msg and "members: " in msg  # names the array and states
+    assert "Nothing was changed" in msg
+    for text in texts:
+        assert text in msg, msg
+    assert not any(a["action"] in ("fail_member", "remove_member") for a in plan["planned_actions"])
+
+
+@pytest.mark.parametrize(("name", "failed", "new", "expect"), PLANNED)
+def test_replace_planned_on_captured_md_states(name, failed, new, expect):
+    plan = replace(captured(name), failed, new)
+    assert plan["errors"] == [], plan["errors"]
+    assert plan["refusals"] == [], plan["refusals"]
+    commands = [a["command"] for a in plan["actions"]]
+    for command in expect:
+        assert command in commands, commands
+    assert commands[-1] == f"{MDADM} --add {new}"
 
 
 def test_captures_are_the_states_they_claim():

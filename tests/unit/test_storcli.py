@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from conftest import fixture_names, fixture_text
+from conftest import assert_worst, fixture_text, saved_names, saved_output
 
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError, worst
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storcli import parse_storcli
 
 # file -> (worst health, reason substring or None, number of arrays, number of drives)
@@ -35,23 +35,12 @@ def _all(result):
     return result["controllers"] + result["arrays"] + result["drives"]
 
 
-def test_every_storcli_fixture_has_an_expectation():
-    assert sorted(EXPECTED) == fixture_names("storcli")
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", saved_names("storcli", EXPECTED))
 def test_storcli_fixture_verdict(name):
-    health, reason, arrays, drives = EXPECTED[name]
-    result = parse_storcli(fixture_text("storcli/" + name), name)
-    items = _all(result)
-    assert worst(i["health"] for i in items) == health
-    reasons = [r for i in items for r in i["reasons"]]
-    if reason is None:
-        assert reasons == []
-    else:
-        assert any(reason in r for r in reasons), reasons
-    assert len(result["arrays"]) == arrays
-    assert len(result["drives"]) == drives
+    text, (health, reason, arrays, drives) = saved_output("storcli", EXPECTED, name)
+    result = parse_storcli(text, name)
+    assert_worst(_all(result), health, reason)
+    assert (len(result["arrays"]), len(result["drives"])) == (arrays, drives)
 
 
 def test_virtual_drive_members_and_state():
