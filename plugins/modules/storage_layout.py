@@ -376,7 +376,13 @@ def diff_for(plan):
     }
 
 
+def items_of(options):
+    """An argument spec entry: a list (default empty) of dicts with OPTIONS."""
+    return {"type": "list", "elements": "dict", "default": [], "options": options}
+
+
 def main():
+    required = {"type": "str", "required": True}
     fs_opts = {
         "fs_type": {"type": "str", "choices": ["ext4", "xfs", "swap"]},
         "fs_label": {"type": "str"},
@@ -387,59 +393,29 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "operation": {"type": "str", "choices": ["layout", "replace"], "default": "layout"},
-            "raids": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "name": {"type": "str", "required": True},
+            "raids": items_of(
+                {
+                    "name": required,
                     "level": {"type": "raw", "required": True},
                     "devices": {"type": "list", "elements": "str", "required": True},
                     "spares": {"type": "list", "elements": "str", "default": []},
                     "metadata": {"type": "str", "default": "1.2"},
                     "chunk_kb": {"type": "int"},
-                },
-            },
-            "volume_groups": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "name": {"type": "str", "required": True},
+                }
+            ),
+            "volume_groups": items_of(
+                {
+                    "name": required,
                     "devices": {"type": "list", "elements": "str", "required": True},
-                    "thin_pools": {
-                        "type": "list",
-                        "elements": "dict",
-                        "default": [],
-                        "options": {
-                            "name": {"type": "str", "required": True},
-                            "size": {"type": "str", "required": True},
-                        },
-                    },
-                    "volumes": {
-                        "type": "list",
-                        "elements": "dict",
-                        "default": [],
-                        "options": {
-                            "name": {"type": "str", "required": True},
-                            "size": {"type": "str", "required": True},
-                            "thin_pool": {"type": "str"},
-                            **fs_opts,
-                        },
-                    },
-                },
-            },
-            "filesystems": {
-                "type": "list",
-                "elements": "dict",
-                "default": [],
-                "options": {
-                    "device": {"type": "str", "required": True},
-                    **dict(
-                        fs_opts, fs_type={"type": "str", "required": True, "choices": ["ext4", "xfs", "swap"]}
+                    "thin_pools": items_of({"name": required, "size": required}),
+                    "volumes": items_of(
+                        {"name": required, "size": required, "thin_pool": {"type": "str"}, **fs_opts}
                     ),
-                },
-            },
+                }
+            ),
+            "filesystems": items_of(
+                {"device": required, **fs_opts, "fs_type": dict(fs_opts["fs_type"], required=True)}
+            ),
             "protect_data": {"type": "bool", "default": True},
             "confirm_wipe": {"type": "list", "elements": "str", "default": []},
             "array": {"type": "str"},

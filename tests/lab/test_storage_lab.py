@@ -181,17 +181,9 @@ def test_degrade_and_rebuild_through_replace_disk(blank):
     if "vdc[1](F)" not in guest(HOST, "cat /proc/mdstat"):  # the refusal test above already failed it
         guest(HOST, "mdadm /dev/md/data --fail /dev/vdc")
     assert "[U_]" in guest(HOST, "cat /proc/mdstat")
-    run = playbook(
-        "playbooks/replace_disk.yml",
-        "-e",
-        "confirm_replace=new-server",
-        "-e",
-        "storage_replace_array=data",
-        "-e",
+    run = replace_disk(
         "storage_replace_failed_device=serial:RAID-B-0002",
-        "-e",
         "storage_replace_new_device=serial:SATA-S1-0003",
-        "-e",
         "storage_replace_poll_delay=2",
     )
     assert run.returncode == 0, run.output[-4000:]
@@ -202,14 +194,6 @@ def test_degrade_and_rebuild_through_replace_disk(blank):
     detail = guest(HOST, "mdadm --detail /dev/md/data")
     assert re.search(r"State : clean\s*$", detail, re.M), detail  # rebuilt: no recovery left
     assert re.search(r"active sync\s+/dev/sda$", detail, re.M), detail
-    again = playbook(
-        "playbooks/replace_disk.yml",
-        "-e",
-        "confirm_replace=new-server",
-        "-e",
-        "storage_replace_array=data",
-        "-e",
-        "storage_replace_new_device=serial:SATA-S1-0003",
-    )
+    again = replace_disk("storage_replace_new_device=serial:SATA-S1-0003")
     assert again.returncode == 0 and recap(again)["changed"] == 0, again.output[-3000:]
     assert guest(HOST, "cat /srv/app/keep.txt").strip() == "keep-me"

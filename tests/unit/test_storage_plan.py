@@ -47,6 +47,13 @@ def layout(**overrides):
     return spec
 
 
+def layout_with_srv(size):
+    """The lab layout with another size for its one LV (srv)."""
+    spec = layout()
+    spec["volume_groups"][0]["volumes"][0]["size"] = size
+    return spec
+
+
 def kinds(plan):
     return [(a["action"], a["target"]) for a in plan["actions"]]
 
@@ -215,8 +222,7 @@ def test_too_few_members_is_bad_input(level, devices, needed):
 
 
 def test_size_larger_than_the_vg_is_bad_input():
-    spec = layout()
-    spec["volume_groups"][0]["volumes"][0]["size"] = "5G"
+    spec = layout_with_srv("5G")
     plan = plan_layout(spec, state("new-server-blank.json"))
     assert plan["actions"] == []
     [msg] = plan["errors"]
@@ -225,30 +231,26 @@ def test_size_larger_than_the_vg_is_bad_input():
 
 
 def test_grow_is_allowed_and_resizes_the_filesystem():
-    spec = layout()
-    spec["volume_groups"][0]["volumes"][0]["size"] = "768M"
+    spec = layout_with_srv("768M")
     plan = plan_layout(spec, state("new-server-converged.json"))
     assert plan["refusals"] == [] and plan["errors"] == []
     assert [a["command"] for a in plan["actions"]] == [f"lvextend --resizefs -L {768 * MIB}b vg_data/srv"]
 
 
 def test_grow_beyond_free_space_is_bad_input():
-    spec = layout()
-    spec["volume_groups"][0]["volumes"][0]["size"] = "2G"
+    spec = layout_with_srv("2G")
     plan = plan_layout(spec, state("new-server-converged.json"))
     assert plan["actions"] == [] and "needs" in plan["errors"][0] and "vg_data has" in plan["errors"][0]
 
 
 def test_shrink_is_refused():
-    spec = layout()
-    spec["volume_groups"][0]["volumes"][0]["size"] = "256M"
+    spec = layout_with_srv("256M")
     [msg] = plan_layout(spec, state("new-server-converged.json"))["refusals"]
     assert "never shrinks" in msg and "/dev/vg_data/srv" in msg
 
 
 def test_percent_free_is_a_creation_size_only():
-    spec = layout()
-    spec["volume_groups"][0]["volumes"][0]["size"] = "100%FREE"
+    spec = layout_with_srv("100%FREE")
     assert plan_layout(spec, state("new-server-converged.json"))["actions"] == []
     plan = plan_layout(spec, state("new-server-array-only.json"))
     assert "-l 100%FREE" in plan["actions"][2]["command"]
