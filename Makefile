@@ -55,7 +55,7 @@ lint: setup ## ansible-lint (production), yamllint, ruff, role docs, syntax-chec
 	for pb in $(PLAYBOOKS); do ansible-playbook --syntax-check -i inventories/example $$pb >/dev/null || exit 1; echo "syntax ok: $$pb"; done
 
 # Not in make lint (so not in make test) for now: with its virtualenvs it adds 2.2 min, and make test measured
-# 88 of CI's 90 minutes on 2 cores (the lab under TCG is most of it). It goes back in when the lab is faster.
+# 85 of CI's 90 minutes on 2 cores (the lab under TCG is most of it). It goes back in when the lab is faster.
 sanity: setup ## ansible-test sanity on the collection (validate-modules, pep8, pylint, imports, ...)
 	$(VENV_PY) scripts/sanity.py
 
