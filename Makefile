@@ -33,7 +33,7 @@ $(VENV)/.installed: requirements.txt
 setup: $(VENV)/.installed ## Create .venv with the pinned toolchain and check collections offline
 	$(VENV_PY) scripts/check_collections.py requirements.yml
 
-system: ## Install the Debian packages of every layer (apt); system-LAYER for one (setup, integration, molecule, pristine, lab)
+system: ## Install the Debian packages of every layer (apt); system-LAYER for one (setup, unit, integration, molecule, pristine, lab)
 	$(PYTHON) scripts/ensure_system.py packages all
 
 system-%:
@@ -59,7 +59,7 @@ lint: setup ## ansible-lint (production), yamllint, ruff, role docs, syntax-chec
 sanity: setup ## ansible-test sanity on the collection (validate-modules, pep8, pylint, imports, ...)
 	$(VENV_PY) scripts/sanity.py
 
-unit: setup ## pytest: parsers on real vendor output, filters, guards, inventory validation (no system tool)
+unit: setup system-unit ## pytest: parsers on real vendor output, filters, guards, inventory validation (systemd-analyze only)
 	pytest -q --junitxml=reports/junit/unit.xml tests/unit
 
 integration: setup system-integration ## pytest on real local tools (restic repositories), no VM or container

@@ -2,6 +2,8 @@
 localhost (nothing is changed)."""
 
 import json
+import os
+import pathlib
 
 import pytest
 from conftest import run_role
@@ -45,6 +47,27 @@ def test_backup_rejects_bad_input(extra, expected):
     assert expected in output, output
     assert "Traceback" not in output
     assert "correct horse battery" not in output  # the password never shows
+
+
+def test_backup_without_systemd_says_so(monkeypatch, tmp_path):
+    """A target without systemd-analyze (a bare container) is not told its schedule is wrong: the message says
+    the tool did not run, and that the role needs systemd (issue 17's pristine job hit this)."""
+    bin_dir = tmp_path / "bin"  # every command of this machine's PATH but systemd-analyze
+    bin_dir.mkdir()
+    for folder in reversed(os.environ["PATH"].split(os.pathsep)):
+        for tool in pathlib.Path(folder).glob("*") if pathlib.Path(folder).is_dir() else []:
+            if tool.name != "systemd-analyze":
+                (bin_dir / tool.name).unlink(missing_ok=True)
+                (bin_dir / tool.name).symlink_to(tool)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    job = {"name": "data", "paths": ["/srv"], "schedule": "Sun *-*-* 02:00:00"}
+    run = run_role("backup", [json.dumps({**GOOD, "backup_jobs": [job]})])
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    expected = "cannot check backup_jobs[data].schedule on localhost: systemd-analyze did not run"
+    assert expected in output, output
+    assert "the backup role needs systemd on its targets" in output
+    assert "invalid input" not in output and "Traceback" not in output
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 # What a target must do, on a runner that has only the checkout and Python, before its own work.
 LAYER_OF = {
     "lint": "setup",
-    "unit": "setup",
+    "unit": "unit",
     "integration": "integration",
     "test-lab": "lab",
     "molecule-": "molecule",
