@@ -163,7 +163,7 @@ def site_run(lab_session):
     role a second time (10 minutes under TCG on 2 cores)."""
     run_on = ensure_lab()["lab_id"]
     guest("new-server", RESET_NEW_SERVER_DISKS)
-    run = playbook("playbooks/site.yml", timeout=1800)  # 14.5 min measured on a slow day, 2 cores, TCG
+    run = playbook("playbooks/site.yml", timeout=1800)  # 17 min measured, 2 cores, TCG
     assert run.returncode == 0, run.output[-5000:]
     state = "/var/lib/rackwright/backup"
     run.lab_id = run_on  # a lab restarted since (a test that broke it) no longer has what this run did
