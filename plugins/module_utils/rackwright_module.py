@@ -153,7 +153,7 @@ def parse_saved_files(module, tool, expected, parser, *args):
     paths = saved_paths(module, expected)
     if paths is None:
         return None
-    return [(path,) + parse_file(path, tool, expected, parser, path, *args) for path in paths]
+    return [(saved,) + parse_file(saved, tool, expected, parser, saved, *args) for saved in paths]
 
 
 def thresholds_or_fail(module, defaults):
