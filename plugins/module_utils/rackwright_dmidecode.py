@@ -105,6 +105,11 @@ def clean(value):
     return None if value.lower() in PLACEHOLDERS else value
 
 
+def cleaned(fields, **labels):
+    """``{key: clean(fields[label])}`` for each ``key=label``; a field the structure lacks gives None."""
+    return {key: clean(fields.get(label)) for key, label in labels.items()}
+
+
 def size_mb(text):
     """'32 GB' / '16384 MB' / '512 kB' -> MB; None for 'No Module Installed' and other non-sizes."""
     match = re.match(r"^(\d+(?:\.\d+)?)\s*(kB|KB|MB|GB|TB)\b", text or "")
@@ -131,21 +136,16 @@ def parse_dmidecode(text, source=None):
     populated = [d for d in dimms if d["populated"]]
     arrays = [f for f in by_type.get(16, []) if (f.get("Use") or "System Memory") == "System Memory"]
     inventory = {
-        "vendor": clean(system.get("Manufacturer")),
-        "model": clean(system.get("Product Name")),
-        "serial": clean(system.get("Serial Number")),
-        "uuid": clean(system.get("UUID")),
-        "sku": clean(system.get("SKU Number")),
-        "baseboard": {
-            "vendor": clean(board.get("Manufacturer")),
-            "model": clean(board.get("Product Name")),
-            "serial": clean(board.get("Serial Number")),
-        },
-        "bios": {
-            "vendor": clean(bios.get("Vendor")),
-            "version": clean(bios.get("Version")),
-            "date": clean(bios.get("Release Date")),
-        },
+        **cleaned(
+            system,
+            vendor="Manufacturer",
+            model="Product Name",
+            serial="Serial Number",
+            uuid="UUID",
+            sku="SKU Number",
+        ),
+        "baseboard": cleaned(board, vendor="Manufacturer", model="Product Name", serial="Serial Number"),
+        "bios": cleaned(bios, vendor="Vendor", version="Version", date="Release Date"),
         "chassis": chassis,
         "cpus": [
             _cpu(fields) for fields in by_type.get(4, []) if "Populated" in (fields.get("Status") or "")
@@ -180,10 +180,7 @@ def _chassis(fields, verdict):
         if value in _CHASSIS_STATE:
             verdict.add(_CHASSIS_STATE[value], f"chassis {key.lower()}: {value} (BIOS boot-time value)")
     return {
-        "type": clean(fields.get("Type")),
-        "vendor": clean(fields.get("Manufacturer")),
-        "serial": clean(fields.get("Serial Number")),
-        "asset_tag": clean(fields.get("Asset Tag")),
+        **cleaned(fields, type="Type", vendor="Manufacturer", serial="Serial Number", asset_tag="Asset Tag"),
         "height_u": to_number(fields.get("Height")),
         "states": states,
     }
@@ -236,10 +233,13 @@ def _psu(index, fields):
         verdict.add("unknown", f"status {condition or status!r} not reported by BIOS: check the BMC")
     psu = {
         "name": name,
-        "label": clean(fields.get("Name")),
-        "manufacturer": clean(fields.get("Manufacturer")),
-        "model": clean(fields.get("Model Part Number")),
-        "serial": clean(fields.get("Serial Number")),
+        **cleaned(
+            fields,
+            label="Name",
+            manufacturer="Manufacturer",
+            model="Model Part Number",
+            serial="Serial Number",
+        ),
         "max_power_w": to_number(fields.get("Max Power Capacity")),
         "present": present,
         "status": condition,
@@ -250,8 +250,4 @@ def _psu(index, fields):
 
 
 def _slot(fields):
-    return {
-        "designation": clean(fields.get("Designation")),
-        "type": clean(fields.get("Type")),
-        "usage": clean(fields.get("Current Usage")),
-    }
+    return cleaned(fields, designation="Designation", type="Type", usage="Current Usage")

@@ -147,6 +147,15 @@ def parse_file(path, tool, expected, parser, *args, **kwargs):
     return parse_safely(tool, path, expected, parser, text, *args, **kwargs)
 
 
+def parse_saved_files(module, tool, expected, parser, *args):
+    """Each saved output of ``from_files`` parsed as ``parser(text, path, *args)``: a list of
+    ``(path, result, None)`` or ``(path, None, reason)`` (see parse_file), or None for live mode."""
+    paths = saved_paths(module, expected)
+    if paths is None:
+        return None
+    return [(saved,) + parse_file(saved, tool, expected, parser, saved, *args) for saved in paths]
+
+
 def thresholds_or_fail(module, defaults):
     """``thresholds`` merged over the defaults; numeric strings accepted, anything else fails clearly."""
     try:
@@ -183,6 +192,11 @@ def finish_unknown(module, reason, **empty):
     verdict = Verdict()
     verdict.add("unknown", reason)
     finish(module, verdict, **empty)
+
+
+def tool_failed(source, rc, out, err):
+    """The reason a tool run gave no answer: SOURCE failed, its exit status and the first line it wrote."""
+    return f"{source} failed (exit status {rc}): {first_line(err or out)}"
 
 
 def first_line(text):

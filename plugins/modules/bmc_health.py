@@ -188,11 +188,10 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module
     FROM_FILES_SPEC,
     MAX_INPUT_BYTES,
     finish,
-    first_line,
-    parse_file,
     parse_safely,
+    parse_saved_files,
     run_tool,
-    saved_paths,
+    tool_failed,
 )
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_redfish import (
     parse_redfish,
@@ -211,9 +210,8 @@ def parse_saved(text, path, fmt):
     return parsed
 
 
-def from_files(module, result, paths):
-    for path in paths:
-        parsed, problem = parse_file(path, "bmc_health", EXPECTED, parse_saved, path, module.params["format"])
+def from_files(result, saved):
+    for path, parsed, problem in saved:
         if problem is not None:
             result["unknown"].append(problem)
             continue
@@ -249,7 +247,7 @@ def ipmitool(module, result):
             result["sources"].append(source)
             continue
         if "|" not in out:
-            result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
+            result["unknown"].append(tool_failed(source, rc, out, err))
             return
         parsed, problem = parse_safely("ipmitool", source, "ipmitool output", parse_ipmi, out, source)
         if problem is not None:
@@ -346,9 +344,9 @@ def main():
         supports_check_mode=True,
     )
     result = {"sensors": [], "events": [], "sources": [], "unknown": [], "sel_read": False}
-    paths = saved_paths(module, EXPECTED)
-    if paths is not None:
-        from_files(module, result, paths)
+    saved = parse_saved_files(module, "bmc_health", EXPECTED, parse_saved, module.params["format"])
+    if saved is not None:
+        from_files(result, saved)
     elif module.params["redfish_url"]:
         redfish(module, result)
     else:

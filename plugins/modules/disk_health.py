@@ -205,11 +205,11 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module
     finish,
     finish_unknown,
     first_line,
-    parse_file,
     parse_safely,
+    parse_saved_files,
     run_tool,
-    saved_paths,
     thresholds_or_fail,
+    tool_failed,
 )
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import (
     is_smart_log,
@@ -261,16 +261,11 @@ def unknown_disk(name, reason, device_type=None):
     return disk
 
 
-def from_file(path, thresholds):
-    disk, problem = parse_file(path, "smartctl", EXPECTED, parse_saved, path, thresholds)
-    return disk if problem is None else unknown_disk(path, problem)
-
-
 def discover(module, smartctl):
     """Devices from smartctl --scan-open; a failing scan gives (None, reason)."""
     rc, out, err = run_tool(module, [smartctl, "--scan-open", "--json"])
     if rc & 0b11 or not out.strip():
-        return None, f"smartctl --scan-open failed (exit status {rc}): {first_line(err or out)}"
+        return None, tool_failed("smartctl --scan-open", rc, out, err)
     source = "smartctl --scan-open --json"
     devices, problem = parse_safely(
         "smartctl", source, "smartctl --scan-open --json output", parse_scan, out, source
@@ -327,10 +322,10 @@ def main():
         supports_check_mode=True,
     )
     thresholds = thresholds_or_fail(module, DEFAULT_THRESHOLDS)
-    paths = saved_paths(module, EXPECTED)
+    saved = parse_saved_files(module, "smartctl", EXPECTED, parse_saved, thresholds)
 
-    if paths is not None:
-        disks = [from_file(path, thresholds) for path in paths]
+    if saved is not None:
+        disks = [disk if problem is None else unknown_disk(path, problem) for path, disk, problem in saved]
     else:
         smartctl = module.get_bin_path("smartctl")
         if not smartctl:

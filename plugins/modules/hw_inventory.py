@@ -129,11 +129,10 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_lspci 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import (
     FROM_FILES_SPEC,
     finish,
-    first_line,
-    parse_file,
     parse_safely,
+    parse_saved_files,
     run_tool,
-    saved_paths,
+    tool_failed,
 )
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_nvme import parse_list
 
@@ -179,10 +178,9 @@ def main():
     module = AnsibleModule(argument_spec=dict(from_files=FROM_FILES_SPEC), supports_check_mode=True)
     verdict = Verdict()
     outputs = []
-    paths = saved_paths(module, EXPECTED)
-    if paths is not None:
-        for path in paths:
-            parsed, problem = parse_file(path, "hw_inventory", EXPECTED, parse_saved, path)
+    saved = parse_saved_files(module, "hw_inventory", EXPECTED, parse_saved)
+    if saved is not None:
+        for path, parsed, problem in saved:
             if problem is not None:
                 verdict.add("unknown", problem)
                 continue
@@ -202,7 +200,7 @@ def main():
             rc, out, err = run_tool(module, [binary] + args[1:])
             source = " ".join(args)
             if rc != 0:
-                verdict.add("unknown", f"{args[0]} failed (exit status {rc}): {first_line(err or out)}")
+                verdict.add("unknown", tool_failed(args[0], rc, out, err))
                 continue
             if kind == "lspci" and not out.strip():
                 outputs.append((kind, {key: [] for key in ("nics", "storage_controllers", "gpus")}, source))

@@ -155,11 +155,11 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module
     FROM_FILES_SPEC,
     find_tool,
     finish,
-    first_line,
     parse_file,
     parse_safely,
+    parse_saved_files,
     run_tool,
-    saved_paths,
+    tool_failed,
 )
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ssacli import parse_ssacli
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storcli import parse_storcli
@@ -219,12 +219,6 @@ def parse_any(text, path, fmt):
             ),
         )
     return parsed
-
-
-def from_file(path, fmt):
-    """Parsed dict of one saved output, or the reason (str) it gave no usable data."""
-    parsed, problem = parse_file(path, "raid_health", EXPECTED, parse_any, path, fmt)
-    return parsed if problem is None else problem
 
 
 def merge_detail(array, detail):
@@ -293,7 +287,7 @@ def query(module, result, tool, binary, args):
     rc, out, err = run_tool(module, [binary] + args)
     source = " ".join([os.path.basename(binary)] + args)
     if not answered(rc, out):
-        result["unknown"].append(f"{source} failed (exit status {rc}): {first_line(err or out)}")
+        result["unknown"].append(tool_failed(source, rc, out, err))
         return None
     parsed, problem = parse_safely(tool, source, expected, parser, out, source)
     if problem:
@@ -334,12 +328,11 @@ def main():
     )
     fmt = module.params["format"]
     result = {"arrays": [], "controllers": [], "drives": [], "sources": [], "unknown": []}
-    paths = saved_paths(module, EXPECTED)
-    if paths is not None:
-        for path in paths:
-            parsed = from_file(path, fmt)
-            if isinstance(parsed, str):
-                result["unknown"].append(parsed)
+    saved = parse_saved_files(module, "raid_health", EXPECTED, parse_any, fmt)
+    if saved is not None:
+        for path, parsed, problem in saved:
+            if problem is not None:
+                result["unknown"].append(problem)
                 continue
             result["sources"].append(path)
             add_parsed(result, parsed)
