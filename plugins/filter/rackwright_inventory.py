@@ -14,6 +14,12 @@ from ansible import context
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_network import (
+    duplicate_address_problems,
+    interface_addresses,
+    interface_problems,
+)
+
 try:
     import netaddr
 except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt
@@ -25,7 +31,9 @@ short_description: List what is wrong with a rackwright inventory
 description:
   - Checks group names against the known function groups and the site_/rack_/vendor_ patterns, that every host
     sits in exactly one site and one rack, that required host variables are set, and that address and network
-    variables are valid (netaddr).
+    variables are valid (netaddr); each host's C(network_interfaces) are sound (subnets, gateways, routes,
+    bonds, VLANs, MTUs, addresses inside the site's networks) and no address is claimed twice in the
+    inventory.
 positional: groups, schema
 options:
   _input:
@@ -117,6 +125,30 @@ def _network_problems(hvars, schema):
     return problems
 
 
+def _interface_problems(host, hvars, groups, schema):
+    """One host's network_interfaces against its site's networks, and the addresses it claims."""
+    problems, claimed = [], []
+    sites = [g[len("site_") :] for g, hosts in groups.items() if g.startswith("site_") and host in hosts]
+    site = sites[0] if len(sites) == 1 else None
+    networks = hvars.get((schema.get("network_vars") or ["rackwright_networks"])[0])
+    for name in schema.get("interface_vars", []):
+        if hvars.get(name) is not None:
+            problems.extend(
+                p.replace("network_interfaces", name)
+                for p in interface_problems(
+                    host, hvars[name], site, networks, schema.get("network_cidr_keys", [])
+                )
+            )
+            claimed.extend(
+                (where.replace("network_interfaces", name), a)
+                for where, a in interface_addresses(hvars[name])
+            )
+    for name in schema.get("ip_vars", []):
+        if hvars.get(name) not in (None, "") and _ip_problem(hvars[name]) is None:
+            claimed.append((name, hvars[name]))
+    return problems, claimed
+
+
 def inventory_problems(hostvars, groups, schema):
     """Return every problem found in the inventory, as sentences; [] when it is sound."""
     if netaddr is None:
@@ -127,16 +159,19 @@ def inventory_problems(hostvars, groups, schema):
         raise AnsibleFilterError(f"inventory_problems: schema must be a dict, got {type(schema).__name__}")
     problems = _group_problems(groups, schema)
     seen_network_problems = set()
+    claimed = {}
     for host in sorted(groups.get("all", [])):
         hvars = hostvars[host]
         problems.extend(_membership_problems(host, groups, schema))
         problems.extend(_var_problems(host, hvars, schema))
+        interface, claimed[host] = _interface_problems(host, hvars, groups, schema)
+        problems.extend(interface)
         # Network variables usually come from group_vars/all: each problem once, for the first host.
         for problem in _network_problems(hvars, schema):
             if problem not in seen_network_problems:
                 seen_network_problems.add(problem)
                 problems.append(f"host {host}: {problem}")
-    return problems
+    return problems + duplicate_address_problems(claimed)
 
 
 _display = Display()

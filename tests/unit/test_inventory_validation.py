@@ -43,6 +43,19 @@ def test_example_inventory_is_valid():
                 "rackwright_networks.x.bmc '10.20.8.0' is not a network in CIDR form",
             ],
         ),
+        (
+            "bad-network",
+            [
+                "host h1: network_interfaces[lan0].gateway '10.30.0.1' is outside its subnets ['10.20.0.0/22']",
+                "host h1: network_interfaces[lan1] subnet 10.20.1.0/24 overlaps network_interfaces[lan0]",
+                "host h1: network_interfaces[lan1].mtu 9000 is larger than site x's MTU 1500",
+                "host h2: network_interfaces[lan0.20].mtu 1600 is larger than its parent lan0's MTU 1500",
+                "host h2: network_interfaces[lan0.20]: unknown key 'adresses' (did you mean 'addresses'?)",
+                "host h2: network_interfaces[lan0] 10.20.0.11 is already host h1's network_interfaces[lan0]",
+                "host h2: bmc_address 10.20.8.11 is already host h1's bmc_address",
+                "Inventory has 7 problem(s); nothing was run and no host was contacted",
+            ],
+        ),
     ],
 )
 def test_malformed_inventory_fails_with_named_problem(case, expected):
