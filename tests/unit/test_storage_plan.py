@@ -58,6 +58,18 @@ def kinds(plan):
     return [(a["action"], a["target"]) for a in plan["actions"]]
 
 
+def replace_commands(spec, fixture):
+    """The commands of the replacement plan of SPEC on the saved disk state FIXTURE."""
+    return [a["command"] for a in plan_replace(spec, state(fixture))["actions"]]
+
+
+def only_message(plan, kind):
+    """The one message of KIND (refusals or errors) of a plan that does nothing."""
+    assert plan["actions"] == [], plan["actions"]
+    assert len(plan[kind]) == 1, plan[kind]
+    return plan[kind][0]
+
+
 def test_blank_disks_get_raid_pv_vg_lv_fs_in_order():
     plan = plan_layout(layout(), state("new-server-blank.json"))
     assert plan["errors"] == [] and plan["refusals"] == []
@@ -118,9 +130,7 @@ def test_refuses_to_reformat_a_disk_with_an_unexpected_filesystem():
     spec = layout(
         raids=[], volume_groups=[], filesystems=[{"device": "serial:NVME-N1-0004", "fs_type": "xfs"}]
     )
-    plan = plan_layout(spec, state("new-server-nvme-ext4.json"))
-    assert plan["actions"] == []
-    [msg] = plan["refusals"]
+    msg = only_message(plan_layout(spec, state("new-server-nvme-ext4.json")), "refusals")
     assert "serial:NVME-N1-0004 (/dev/nvme0n1)" in msg  # names the device
     assert "TYPE=ext4 UUID=9d2f6c1b-5a4e-4f3d-8c2b-1a0e9f8d7c6b LABEL=olddata" in msg  # what blkid found
     assert "set protect_data: false and add 'serial:NVME-N1-0004' to confirm_wipe" in msg  # how to confirm
@@ -223,9 +233,7 @@ def test_too_few_members_is_bad_input(level, devices, needed):
 
 def test_size_larger_than_the_vg_is_bad_input():
     spec = layout_with_srv("5G")
-    plan = plan_layout(spec, state("new-server-blank.json"))
-    assert plan["actions"] == []
-    [msg] = plan["errors"]
+    msg = only_message(plan_layout(spec, state("new-server-blank.json")), "errors")
     assert msg.startswith("volume_groups[vg_data].volumes[srv]: size 5G (5.0 GiB) is larger than the free")
     assert "VG vg_data" in msg
 
@@ -322,9 +330,7 @@ def test_replace_fails_removes_and_adds_by_serial():
 def test_replace_without_the_kernels_member_states_fails_no_active_member():
     """mdadm --export numbers rebuilding members like in-sync ones: without sysfs, no active member goes."""
     spec = {"array": "data", "failed_device": "serial:RAID-B-0002", "new_device": "serial:SATA-S1-0003"}
-    plan = plan_replace(spec, state("new-server-converged.json"))
-    assert plan["actions"] == []
-    [msg] = plan["refusals"]
+    msg = only_message(plan_replace(spec, state("new-server-converged.json")), "refusals")
     assert msg.startswith("refusing to fail and remove serial:RAID-B-0002 (/dev/vdc) (slot 1, active)")
     assert "(/sys/block/md127/md: member state, sync_action) was not read" in msg
 
@@ -335,7 +341,7 @@ def test_replace_with_faulty_member_and_rerun():
         "failed_device": "serial:RAID-B-0002",
         "new_device": "serial:SATA-S1-0003",
     }
-    cmds = [a["command"] for a in plan_replace(spec, state("new-server-degraded.json"))["actions"]]
+    cmds = replace_commands(spec, "new-server-degraded.json")
     assert cmds == ["mdadm /dev/md/data --remove /dev/vdc", "mdadm /dev/md/data --add /dev/sda"]
     # The new disk is already in the array: nothing to do.
     again = plan_replace(
@@ -361,7 +367,7 @@ def test_replace_re_adds_a_former_member_after_clearing_its_superblock():
         "failed_device": "/dev/disk/by-id/virtio-RAID-B-0002",
         "new_device": "serial:RAID-B-0002",
     }
-    cmds = [a["command"] for a in plan_replace(spec, state("new-server-degraded.json"))["actions"]]
+    cmds = replace_commands(spec, "new-server-degraded.json")
     assert cmds == [
         "mdadm /dev/md/data --remove /dev/vdc",
         "mdadm --zero-superblock /dev/vdc",
