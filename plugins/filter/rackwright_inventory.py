@@ -14,6 +14,7 @@ from ansible import context
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_acceptance import spec_problems
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_network import (
     duplicate_address_problems,
     interface_addresses,
@@ -104,6 +105,11 @@ def _var_problems(host, hvars, schema):
     for name in schema.get("required_host_vars", []):
         if hvars.get(name) in (None, ""):
             problems.append(f"host {host}: required variable '{name}' is not set")
+    for name in schema.get("spec_vars", []):
+        if hvars.get(name) not in (None, ""):
+            problems.extend(
+                p.replace("rackwright_acceptance", name) for p in spec_problems(host, hvars[name])
+            )
     for name in schema.get("ip_vars", []):
         if hvars.get(name) not in (None, ""):
             issue = _ip_problem(hvars[name])
