@@ -87,6 +87,45 @@ def spec_problems(host, spec):
     return problems
 
 
+# Block devices that are no disk of the server: loop, RAM, zram, device mapper, md, optical, floppy, nbd.
+NOT_DISKS = ("loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd")
+
+
+def measured_from_facts(facts, hw_inventory=None, gpus=None):
+    """What `evaluate` compares, from Ansible facts (setup's hardware and network subsets; with or without the
+    ansible_ prefix), the hw_inventory module's result (installed memory) and the GPUs gpu_health saw. Values
+    the facts lack stay None (unknown), never 0."""
+    facts = {k[len("ansible_") :] if k.startswith("ansible_") else k: v for k, v in (facts or {}).items()}
+    sockets, per_socket = facts.get("processor_count"), facts.get("processor_cores")
+    installed = ((hw_inventory or {}).get("memory") or {}).get("total_mb")
+    disks = []
+    for name, dev in sorted((facts.get("devices") or {}).items()):
+        size = int(dev.get("sectors") or 0) * int(dev.get("sectorsize") or 512)
+        if name.startswith(NOT_DISKS) or size == 0:
+            continue
+        kind = "nvme" if name.startswith("nvme") else ("hdd" if str(dev.get("rotational")) == "1" else "ssd")
+        disks.append({"name": name, "kind": kind, "size_bytes": size, "serial": dev.get("serial")})
+    nics = {}
+    for name in facts.get("interfaces") or []:
+        nic = facts.get(name) or facts.get(name.replace("-", "_").replace(".", "_"))
+        if name == "lo" or not isinstance(nic, dict):
+            continue
+        speed = nic.get("speed")
+        nics[name] = {
+            "link": bool(nic.get("active")),
+            "speed_mbps": speed if isinstance(speed, int) and speed > 0 else None,
+            "mtu": nic.get("mtu"),
+        }
+    return {
+        "cpus": sockets,
+        "cores": sockets * per_socket if isinstance(sockets, int) and isinstance(per_socket, int) else None,
+        "gpus": None if gpus is None else len(gpus),
+        "memory_mb": installed or facts.get("memtotal_mb"),
+        "disks": disks if facts.get("devices") is not None else None,
+        "nics": nics if facts.get("interfaces") is not None else None,
+    }
+
+
 def _row(item, expected, measured, ok, reason):
     if measured is None:
         return {"item": item, "expected": expected, "measured": None, "status": "unknown",

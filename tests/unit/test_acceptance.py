@@ -1,15 +1,18 @@
 """rackwright_acceptance: the specification is checked before any host is contacted; measured values become
 rows (expected, measured, pass/fail/unknown, reason) that JUnit XML and Markdown render."""
 
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import FIXTURES
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_acceptance import (
     evaluate,
     failed,
     junit_xml,
     markdown,
+    measured_from_facts,
     spec_problems,
 )
 
@@ -136,3 +139,32 @@ def test_junit_and_markdown_name_every_failed_item():
     assert lines[4] == "| cores | 40 | 32 | FAIL | 32 CPU cores, below 40 |"
     assert lines[5].startswith("| nic eno1 | present | absent | FAIL |")
     assert markdown("fra1-db01", evaluate(SPEC, MEASURED)).startswith("# Acceptance of fra1-db01: PASSED\n")
+
+
+def test_measured_from_real_setup_facts():
+    """setup's hardware and network facts of a Debian 12 container on this project's 2-core build machine."""
+    facts = json.loads((FIXTURES / "facts" / "setup-hardware-network-docker-debian12.json").read_text())
+    measured = measured_from_facts(facts)
+    assert measured == {
+        "cpus": 1,
+        "cores": 2,
+        "gpus": None,
+        "memory_mb": 24105,
+        "disks": [
+            {"name": "vda", "kind": "hdd", "size_bytes": 536870912 * 512, "serial": None}
+        ],  # virtio: rotational
+        "nics": {"eth0": {"link": True, "speed_mbps": 10000, "mtu": 1500}},
+    }
+    rows = evaluate(
+        {"cpus": 1, "memory_gb": 24, "gpus": 1, "nics": [{"name": "eth0", "mtu": 9000}]}, measured
+    )
+    assert statuses(rows) == {
+        "cpus": "pass",
+        "gpus": "unknown",  # gpu_health did not run: unknown, not 0 GPUs
+        "memory_gb": "pass",
+        "nic eth0 link": "pass",
+        "nic eth0 mtu": "fail",
+    }
+    installed = measured_from_facts(facts, hw_inventory={"memory": {"total_mb": 32768}}, gpus=[{}, {}])
+    assert (installed["memory_mb"], installed["gpus"]) == (32768, 2)  # the DIMMs, not what the OS keeps
+    assert measured_from_facts({"ansible_processor_count": 2})["disks"] is None  # devices not gathered
