@@ -150,7 +150,10 @@ def _interface_problems(host, hvars, groups, schema):
                 for where, a in interface_addresses(hvars[name])
             )
     for name in schema.get("ip_vars", []):
-        if hvars.get(name) not in (None, "") and _ip_problem(hvars[name]) is None:
+        if hvars.get(name) not in (
+            None,
+            "",
+        ):  # invalid ones are _var_problems'; the duplicate check skips them
             claimed.append((name, hvars[name]))
     return problems, claimed
 

@@ -365,17 +365,17 @@ def networkd_files(interfaces, dns=None, domains=None):
         kind, name = iface.get("kind", "ethernet"), iface["name"]
         stem = f"{ORDER[kind]}-rackwright-{name}"
         mtu = iface.get("mtu")
+        if kind == "bond":
+            lacp = [("LACPTransmitRate", "fast"), ("TransmitHashPolicy", "layer3+4")]
+            mode = iface.get("bond_mode", BOND_MODES[0])
+            specific = _section(
+                "Bond", [("Mode", mode), ("MIIMonitorSec", "100ms")] + (lacp if mode == "802.3ad" else [])
+            )
+        elif kind == "vlan":
+            specific = _section("VLAN", [("Id", iface["vlan_id"])])
+        elif kind == "bridge":
+            specific = _section("Bridge", [("STP", "no")])
         if kind != "ethernet":
-            specific = {
-                "bond": lambda i: _section(
-                    "Bond",
-                    [("Mode", i.get("bond_mode", BOND_MODES[0])), ("MIIMonitorSec", "100ms")]
-                    + ([("LACPTransmitRate", "fast"), ("TransmitHashPolicy", "layer3+4")]
-                       if i.get("bond_mode") == "802.3ad" else []),
-                ),
-                "vlan": lambda i: _section("VLAN", [("Id", i["vlan_id"])]),
-                "bridge": lambda i: _section("Bridge", [("STP", "no")]),
-            }[kind](iface)  # fmt: skip
             netdev = _section("NetDev", [("Name", name), ("Kind", kind), ("MTUBytes", mtu)])
             files.append(_file(f"{stem}.netdev", [netdev, specific]))
         gateway = iface.get("gateway")
@@ -392,8 +392,8 @@ def networkd_files(interfaces, dns=None, domains=None):
             network.append(("Bond" if by_name[owner[name]].get("kind") == "bond" else "Bridge", owner[name]))
         elif not iface.get("addresses") and not dhcp and kind != "vlan" and name not in vlans:
             network.append(("LinkLocalAddressing", "no"))
-        if not iface.get("addresses") and not dhcp:
-            network.append(("ConfigureWithoutCarrier", "yes") if name in vlans else ("", None))
+        if name in vlans and not iface.get("addresses") and not dhcp:
+            network.append(("ConfigureWithoutCarrier", "yes"))
         routes = [
             _section("Route", [("Destination", r["to"]), ("Gateway", r["via"]), ("Metric", r.get("metric"))])
             for r in iface.get("routes") or []
