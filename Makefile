@@ -16,7 +16,7 @@ PLAYBOOKS := $(wildcard playbooks/*.yml)
 # The jobs of .github/workflows/ci.yml (tests/unit/test_ci_workflow.py keeps the two lists equal).
 JOBS := lint-unit molecule lab
 
-.PHONY: help setup system docker images lint sanity unit integration pristine molecule test demo docs lock clean
+.PHONY: help setup system docker images lint sanity unit integration pristine pristine-image molecule test demo docs lock clean
 # system-LAYER, pristine-JOB and molecule-SCENARIO name no files: never delete them as intermediates
 .SECONDARY:
 
@@ -75,9 +75,14 @@ molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	@echo "== molecule scenario $*"
 	molecule -c .config/molecule/config.yml test -s $*
 
-# Each job of the workflow, replayed by scripts/pristine.py on bare containers as a hosted runner starts.
-test: ## The whole suite (what CI runs), with a timing per layer
-	$(PYTHON) scripts/run_layers.py $(addprefix pristine-,$(JOBS))
+pristine-image: setup system-pristine docker ## Build the bare Debian 12 image the pristine jobs start from (cached by recipe hash)
+	$(VENV_PY) scripts/build_images.py tests/pristine/image.yml
+
+# Each job of the workflow, replayed by scripts/pristine.py on bare containers as a hosted runner starts. CI runs
+# its jobs side by side, and so does this: the lab job (the longest, mostly its VMs' emulated CPU) in one lane,
+# the other jobs one after another in the second. Their shared prerequisites are made first, once.
+test: pristine-image ## The whole suite (what CI runs), with a timing per layer
+	$(PYTHON) scripts/run_layers.py --lanes "$(addprefix pristine-,$(filter-out lab,$(JOBS)))" pristine-lab
 
 demo: setup system-lab lab-up ## Boot the built-in lab and run the main playbook on it
 	ansible-playbook -i inventories/lab playbooks/site.yml

@@ -7,6 +7,7 @@ and molecule jobs that way and the lab job's target on the host).
 """
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -130,8 +131,10 @@ def test_make_test_replays_the_workflow_jobs():
     jobs = re.search(r"^JOBS := (.*)$", makefile, re.M).group(1).split()
     assert jobs == list(workflow()["jobs"]), f"Makefile JOBS {jobs} != the workflow's jobs"
     assert jobs == ["lint-unit", "molecule", "lab"], jobs
-    layers = re.search(r"^test:.*\n\t.*run_layers\.py (.*)$", makefile, re.M).group(1).split()
-    assert layers == ["$(addprefix", "pristine-,$(JOBS))"], layers
+    # The jobs run as CI runs them, side by side: the lab in its own lane, the others one after another.
+    test = re.search(r"^test:.*\n\t.*run_layers\.py --lanes (.*)$", makefile, re.M).group(1)
+    lanes = [lane.split() for lane in shlex.split(test)]
+    assert lanes == [["$(addprefix", "pristine-,$(filter-out", "lab,$(JOBS)))"], ["pristine-lab"]], lanes
     pristine = re.search(r"^pristine-%:.*\n\t(.*)$", makefile, re.M).group(1)
     assert "scripts/pristine.py --job $*" in pristine
     molecule_targets = {t for _, _, t in run_steps() if t.startswith("molecule-")}
@@ -150,3 +153,25 @@ def test_pristine_replays_each_matrix_value_on_its_own_runner():
     assert dict(pristine.job_runs("lab")) == {"lab": ["python3", "scripts/run_layers.py", "test-lab"]}
     with pytest.raises(SystemExit, match="no job 'nope'"):
         pristine.job_runs("nope")
+
+
+def test_run_layers_runs_lanes_side_by_side_and_names_every_failure(tmp_path):
+    """make test's lanes: each lane in order, stopping at its first failure; the other lane runs on."""
+    (tmp_path / "Makefile").write_text(
+        "ok1:\n\t@sleep 1; echo one\nbad:\n\t@echo broken; exit 3\nnever:\n\t@echo never\nok2:\n\t@echo two\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_layers.py"), "--lanes", "ok1 bad never", "ok2"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2  # make's status for a failed recipe
+    assert "[ok1] one" in run.stdout and "[bad] broken" in run.stdout and "[ok2] two" in run.stdout
+    assert "[never]" not in run.stdout
+    assert re.search(r"lane 1: bad\s+\S+\s+FAILED", run.stdout)
+    assert re.search(r"lane 1: never\s+-\s+not run", run.stdout)
+    assert re.search(r"lane 2: ok2\s+\S+\s+ok", run.stdout)
+    usage = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_layers.py"), "--lanes", "a", ""],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert usage.returncode == 2 and "usage:" in usage.stderr
