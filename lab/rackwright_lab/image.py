@@ -20,6 +20,8 @@ RECIPE_VERSION = "1"
 SUITE = "bookworm"
 ROOT_SIZE = "6G"
 GUEST = Path(__file__).parent / "guest"
+# Services in every image, started only on the VM whose spec asks for them (spec.SERVICES).
+LAB_SERVICES = ["dnsmasq.service", "chrony.service"]
 # Units that only slow a lab VM's boot down (timers, monitors, waits for the network).
 MASKED_UNITS = [
     "apt-daily.timer",
@@ -211,6 +213,8 @@ def _build(work: Path, recipe: str) -> None:
                 log_file=build_log,
             )
             run([*chroot, "systemctl", "mask", *MASKED_UNITS], log_file=build_log)
+            # The lab services start only where the spec lists them (systemd.wants= on that VM's cmdline).
+            run([*chroot, "systemctl", "disable", *LAB_SERVICES], log_file=build_log)
         with step("update-initramfs"):
             for path in INITRAMFS_DIVERTS:
                 divert = [
@@ -283,6 +287,8 @@ def _configure(rootfs: Path, root_uuid: str) -> None:
         rootfs / "etc/modules-load.d/rackwright-lab-ipmi.conf", (GUEST / "modules-load-ipmi.conf").read_text()
     )
     _put(rootfs / "etc/modprobe.d/rackwright-lab.conf", (GUEST / "modprobe-rackwright-lab.conf").read_text())
+    _put(rootfs / "etc/dnsmasq.d/rackwright-lab.conf", (GUEST / "dnsmasq-rackwright-lab.conf").read_text())
+    _put(rootfs / "etc/chrony/conf.d/rackwright-lab.conf", (GUEST / "chrony-rackwright-lab.conf").read_text())
     _sample_data(rootfs / "usr/share/rackwright-lab/sample-data")
 
 

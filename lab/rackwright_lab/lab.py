@@ -20,7 +20,7 @@ from rackwright_lab.accel import announce as announce_accel
 from rackwright_lab.accel import choose as choose_accel
 from rackwright_lab.image import Image, ensure_image
 from rackwright_lab.qmp import Qmp
-from rackwright_lab.spec import Spec, Vm, load_spec
+from rackwright_lab.spec import SERVICES, Spec, Vm, load_spec
 from rackwright_lab.util import (
     LabError,
     free_ports,
@@ -105,7 +105,8 @@ def _qemu_argv(vm: Vm, idx: int, vdir: Path, img: Image, st: dict, spec: Spec, p
         "rackwright.sshkey={}:{}".format(*pubkey.split()[:2]),
     ]  # fmt: skip
     for j, nic in enumerate(vm.nics, start=1):
-        append.append(f"rackwright.nic={nic.name},{_mac(idx, j)},{nic.ip}")
+        append.append(f"rackwright.nic={nic.name},{_mac(idx, j)}" + (f",{nic.ip}" if nic.ip else ""))
+    append += [f"systemd.wants={SERVICES[service]}" for service in vm.services]
     for other in spec.vms:
         append.append(f"rackwright.host={other.name},{other.nics[0].ip.split('/')[0]}")
     if vm.sample_data:

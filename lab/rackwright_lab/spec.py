@@ -29,10 +29,10 @@ class Disk:
 
 @dataclass
 class Nic:
-    """A NIC on the lab network with its static address (ip/prefix)."""
+    """A NIC on the lab network with its static address (ip/prefix), or none (left to the network role)."""
 
     name: str
-    ip: str
+    ip: str = ""
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Vm:
     disks: list[Disk] = field(default_factory=list)
     nics: list[Nic] = field(default_factory=list)
     bmc: Bmc | None = None
+    services: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +94,7 @@ VM_FIELDS = {
     "disks": (list, False, []),
     "nics": (list, True, None),
     "bmc": (dict, False, None),
+    "services": (list, False, []),
 }
 DISK_FIELDS = {
     "name": (str, True, None),
@@ -101,7 +103,9 @@ DISK_FIELDS = {
     "serial": (str, False, ""),
     "model": (str, False, ""),
 }
-NIC_FIELDS = {"name": (str, True, None), "ip": (str, True, None)}
+NIC_FIELDS = {"name": (str, True, None), "ip": (str, False, "")}
+# Lab services a VM can run for its peers (the package is in every image, its unit started only where listed).
+SERVICES = {"dns": "dnsmasq.service", "ntp": "chrony.service"}
 BMC_FIELDS = {"type": (str, True, None), "user": (str, False, "admin")}
 TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a mapping"}
 
@@ -214,6 +218,12 @@ def parse_spec(data, path: Path = DEFAULT_SPEC) -> Spec:
             _name(nwhere, n["name"])
             if n["name"] == "mgmt0":
                 raise SpecError(f"{nwhere}: name 'mgmt0' is reserved for the management NIC")
+            if not n["ip"]:
+                if j == 0:
+                    raise SpecError(f"{nwhere}: the first NIC needs field 'ip' (the VM's lab address)")
+                vm.nics.append(Nic(n["name"]))
+                names.add(n["name"])
+                continue
             try:
                 iface = ipaddress.ip_interface(n["ip"])
             except ValueError:
@@ -229,6 +239,10 @@ def parse_spec(data, path: Path = DEFAULT_SPEC) -> Spec:
             names.add(n["name"])
         if len(names) != len(vm.disks) + len(vm.nics):
             raise SpecError(f"{where}: disk and NIC names must be unique within the VM")
+        for service in v["services"]:
+            if service not in SERVICES:
+                raise SpecError(f"{where}: services: {service!r} is not one of {', '.join(SERVICES)}")
+        vm.services = list(v["services"])
         if v["bmc"] is not None:
             b = _check(f"{where}: bmc", v["bmc"], BMC_FIELDS)
             if b["type"] not in BMC_TYPES:

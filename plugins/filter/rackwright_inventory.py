@@ -124,7 +124,7 @@ def _network_problems(hvars, schema):
     for name in schema.get("network_vars", []):
         for site, nets in (hvars.get(name) or {}).items():
             for role, value in (nets or {}).items():
-                if role in schema.get("network_cidr_keys", []):
+                if role not in schema.get("network_other_keys", ["gateway", "mtu"]):
                     issue = _cidr_problem(value)
                     if issue:
                         problems.append(f"{name}.{site}.{role} '{value}' {issue}")
@@ -142,7 +142,7 @@ def _interface_problems(host, hvars, groups, schema):
             problems.extend(
                 p.replace("network_interfaces", name)
                 for p in interface_problems(
-                    host, hvars[name], site, networks, schema.get("network_cidr_keys", [])
+                    host, hvars[name], site, networks, schema.get("network_other_keys", ["gateway", "mtu"])
                 )
             )
             claimed.extend(

@@ -252,7 +252,7 @@ def _overlap_problems(host, by_name):
     return problems
 
 
-def _site_problems(host, by_name, site, networks, cidr_keys):
+def _site_problems(host, by_name, site, networks, other_keys):
     """Each address inside its site's networks (the one `network` names, else any); MTU within the site's."""
     problems = []
     addressed = [i for i in by_name.values() if _subnets(i)]
@@ -263,7 +263,9 @@ def _site_problems(host, by_name, site, networks, cidr_keys):
         return [
             f"host {host}: site '{site}' has no entry in rackwright_networks to check its addresses against"
         ]
-    site_nets = {k: _interface(v) for k, v in nets.items() if k in cidr_keys and _interface(v) is not None}
+    site_nets = {
+        k: _interface(v) for k, v in nets.items() if k not in other_keys and _interface(v) is not None
+    }
     for iface in addressed:
         wanted = iface.get("network")
         if wanted is not None and wanted not in site_nets:
@@ -291,8 +293,9 @@ def _site_problems(host, by_name, site, networks, cidr_keys):
     return problems
 
 
-def interface_problems(host, interfaces, site=None, networks=None, cidr_keys=("mgmt", "bmc", "lab")):
-    """Every problem of one host's network_interfaces, as sentences; [] when they are sound."""
+def interface_problems(host, interfaces, site=None, networks=None, other_keys=("gateway", "mtu")):
+    """Every problem of one host's network_interfaces, as sentences; [] when they are sound. A site's entry
+    in NETWORKS names its networks (mgmt: 10.20.0.0/22, ...); OTHER_KEYS are its settings that are not."""
     problems = _shape_problems(host, interfaces)
     if not isinstance(interfaces, list):
         return problems
@@ -304,7 +307,7 @@ def interface_problems(host, interfaces, site=None, networks=None, cidr_keys=("m
         problems.extend(_address_problems(host, iface))
     problems.extend(_stack_problems(host, by_name))
     problems.extend(_overlap_problems(host, by_name))
-    problems.extend(_site_problems(host, by_name, site, networks, cidr_keys))
+    problems.extend(_site_problems(host, by_name, site, networks, other_keys))
     return problems
 
 
@@ -348,10 +351,10 @@ def _file(name, sections):
     }
 
 
-def networkd_files(interfaces, dns=None, domains=None):
+def networkd_files(interfaces, dns=None, domains=None, ntp=None):
     """The systemd-networkd files of a host's (checked) network_interfaces, as [{name, content}] in the order
     networkd reads them: NN-rackwright-<name>.netdev for each bond, VLAN and bridge, and .network for every
-    interface. DNS servers and search domains go on the interfaces that carry a gateway."""
+    interface. DNS servers, search domains and time servers go on the interfaces that carry a gateway."""
     by_name = {iface["name"]: iface for iface in interfaces}
     owner = {
         m: i["name"] for i in interfaces if i.get("kind") in ("bond", "bridge") for m in i.get("members", [])
@@ -386,6 +389,7 @@ def networkd_files(interfaces, dns=None, domains=None):
             ("DHCP", "ipv4" if dhcp is True else dhcp or None),
             *[("DNS", d) for d in (dns or []) if gateway or dhcp],
             ("Domains", " ".join(domains or []) if gateway or dhcp else None),
+            *[("NTP", t) for t in (ntp or []) if gateway or dhcp],
             *[("VLAN", v) for v in sorted(vlans.get(name, []))],
         ]
         if name in owner:

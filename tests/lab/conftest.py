@@ -5,6 +5,7 @@ Only `make test-lab` runs these (it sets RACKWRIGHT_LAB_TESTS=1): they boot QEMU
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,18 @@ def playbook(*args: str, timeout: float = 420) -> subprocess.CompletedProcess:
     )
     proc.output = proc.stdout + proc.stderr
     return proc
+
+
+def play_recap(proc: subprocess.CompletedProcess, host: str) -> dict:
+    """HOST's PLAY RECAP counters of a playbook run ({ok, changed, unreachable, failed, ...})."""
+    match = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", proc.stdout, re.MULTILINE)
+    assert match, proc.output[-3000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def extra(data: dict) -> list[str]:
+    """-e JSON: extra vars of any type (a list, a number) as they are."""
+    return ["-e", json.dumps(data)]
 
 
 def wait_for(predicate, timeout: float = 20, what: str = "condition"):

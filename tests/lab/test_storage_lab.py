@@ -1,25 +1,18 @@
 """roles/storage on the lab's new-server: RAID1 + LVM + ext4, idempotence, grow, data protection, disk
 replacement."""
 
-import json
 import re
 import subprocess
 
 import pytest
-from conftest import RESET_NEW_SERVER_DISKS, ensure_lab, guest, playbook
+from conftest import RESET_NEW_SERVER_DISKS, ensure_lab, extra, guest, play_recap, playbook
 
 pytestmark = pytest.mark.lab
 HOST = "new-server"
 
 
 def recap(proc: subprocess.CompletedProcess, host: str = HOST) -> dict:
-    match = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", proc.stdout, re.MULTILINE)
-    assert match, proc.output[-3000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
-def extra(data: dict) -> list[str]:
-    return ["-e", json.dumps(data)]
+    return play_recap(proc, host)
 
 
 def layout(size: str = "512M") -> dict:

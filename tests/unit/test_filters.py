@@ -159,7 +159,7 @@ def test_inventory_network_problems_are_reported_once_whatever_the_schema_calls_
     nets = {"fra1": {"mgmt": "10.20.0.5/22"}}
     hostvars = {h: {"hw_vendor": "dell", "site_nets": nets} for h in ("h1", "h2")}
     groups = {"all": ["h1", "h2"]}
-    schema = {"network_vars": ["site_nets"], "network_cidr_keys": ["mgmt"]}
+    schema = {"network_vars": ["site_nets"], "network_other_keys": ["gateway", "mtu"]}
     assert inventory_problems(hostvars, groups, schema) == [
         "host h1: site_nets.fra1.mgmt '10.20.0.5/22' has host bits set (did you mean 10.20.0.0/22?)"
     ]
