@@ -65,10 +65,10 @@ def dns_answer(data, qid):
     if rid != qid or not flags & 0x8000:
         raise WireError("DNS packet is not the answer to this query (other id, or not a response)")
     offset = 12
-    for _ in range(qdcount):
+    for _question in range(qdcount):
         offset = _name(data, offset)[1] + 4
     answers = []
-    for _ in range(ancount):
+    for _record in range(ancount):
         offset = _name(data, offset)[1]
         if offset + 10 > len(data):
             raise WireError("DNS answer cut off inside a record")
