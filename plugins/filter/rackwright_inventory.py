@@ -100,7 +100,7 @@ def _membership_problems(host, groups, schema):
     return problems
 
 
-def _var_problems(host, hvars, schema):
+def _var_problems(host, hvars, schema, hosts=None):
     problems = []
     for name in schema.get("required_host_vars", []):
         if hvars.get(name) in (None, ""):
@@ -108,7 +108,7 @@ def _var_problems(host, hvars, schema):
     for name in schema.get("spec_vars", []):
         if hvars.get(name) not in (None, ""):
             problems.extend(
-                p.replace("rackwright_acceptance", name) for p in spec_problems(host, hvars[name])
+                p.replace("rackwright_acceptance", name) for p in spec_problems(host, hvars[name], hosts)
             )
     for name in schema.get("ip_vars", []):
         if hvars.get(name) not in (None, ""):
@@ -172,7 +172,7 @@ def inventory_problems(hostvars, groups, schema):
     for host in sorted(groups.get("all", [])):
         hvars = hostvars[host]
         problems.extend(_membership_problems(host, groups, schema))
-        problems.extend(_var_problems(host, hvars, schema))
+        problems.extend(_var_problems(host, hvars, schema, groups.get("all", [])))
         interface, claimed[host] = _interface_problems(host, hvars, groups, schema)
         problems.extend(interface)
         # Network variables usually come from group_vars/all: each problem once, for the first host.
