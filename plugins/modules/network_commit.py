@@ -29,8 +29,10 @@ author: rackwright contributors (!UNKNOWN)
 options:
   state:
     description:
-      - V(applied) stages the change and arms the rollback; V(confirmed) cancels the rollback of a pending
-        change after checking it applied; V(status) reports the last switch (apply or rollback).
+      - V(applied) stages the change and arms the rollback; V(finished) waits (up to O(confirm_wait)) until
+        the detached apply has run and changes nothing; V(confirmed) cancels the rollback of a pending change
+        after checking it applied cleanly and that this SSH connection was opened after it (a connection
+        older than the change proves nothing and is refused); V(status) reports the last switch.
     type: str
     choices: [applied, confirmed, status]
     default: applied
@@ -46,6 +48,11 @@ options:
       - The wanted text of O(ruleset_path) (the C(rackwright.infra.nftables_ruleset) filter); omitted or
         null leaves the ruleset alone.
     type: str
+  hostname:
+    description:
+      - The host name, written to C(/etc/hostname) and set in the kernel with O(state=applied) (at once: a
+        name cuts no connection); omitted leaves both alone. No D-Bus needed (C(hostnamectl) needs it).
+    type: str
   rollback_after:
     description: Seconds after O(state=applied) at which the host restores its previous configuration.
     type: int
@@ -55,7 +62,7 @@ options:
     type: int
     default: 2
   confirm_wait:
-    description: Seconds O(state=confirmed) waits for the detached apply to finish.
+    description: Seconds O(state=finished) and O(state=confirmed) wait for the detached apply to run.
     type: int
     default: 30
   networkd_dir:
@@ -110,6 +117,10 @@ files_changed:
   returned: always
   type: list
   elements: str
+applied:
+  description: The detached apply of the pending change has run (O(state=finished)).
+  returned: when O(state=finished)
+  type: bool
 rollback_at:
   description: When the host restores its previous configuration unless confirmed (UTC, ISO 8601).
   returned: when O(state=applied) armed a rollback
@@ -125,6 +136,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -192,7 +204,8 @@ def _write_dir(directory, files, ruleset, ruleset_absent=False):
         (directory / name).write_text(text)
     if ruleset is not None:
         (directory / "nftables.conf").write_text(ruleset)
-    manifest = {"networkd": sorted(files), "ruleset": ruleset is not None, "ruleset_absent": ruleset_absent}
+    manifest = {"networkd": sorted(files), "ruleset": ruleset is not None, "ruleset_absent": ruleset_absent,
+                "id": f"{directory.name}-{time.time_ns()}"}  # fmt: skip
     (directory / "manifest.json").write_text(json.dumps(manifest, sort_keys=True) + "\n")
 
 
@@ -220,6 +233,27 @@ def _diff(name, before, after):
     }
 
 
+HOSTNAME = re.compile(r"(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?")
+
+
+def _hostname(module, name):
+    """Set the host name (file and kernel) unless it is NAME already; the diff, or None when unchanged."""
+    if name is None:
+        return None
+    if not HOSTNAME.fullmatch(name):
+        module.fail_json(msg=f"hostname '{name}' is not a host name (1 to 63 of [A-Za-z0-9-], no dot)")
+    path = Path("/etc/hostname")
+    before_file = path.read_text().strip() if path.is_file() else ""
+    before = socket.gethostname()
+    if before_file == name and before == name:
+        return None
+    if not module.check_mode:
+        path.write_text(f"{name}\n")
+        socket.sethostname(name)
+    return {"before_header": "host name", "after_header": "host name",
+            "before": f"{before} (/etc/hostname: {before_file})\n", "after": f"{name}\n"}  # fmt: skip
+
+
 def applied(module, p):
     networkd_dir, ruleset_path, state_dir = (
         Path(p["networkd_dir"]),
@@ -243,10 +277,13 @@ def applied(module, p):
     if ruleset is not None and ruleset != live_ruleset:
         diffs.append(_diff(str(ruleset_path), live_ruleset, ruleset))
     changed_names = [d["after_header"].split(" ")[0] for d in diffs]
+    renamed = _hostname(module, p["hostname"])
+    if renamed:
+        diffs.append(renamed)
     pending = _pending(module)
     result = {"changed": bool(diffs), "pending": pending, "files_changed": changed_names,
               "last_switch": _last_switch(state_dir), "diff": diffs}  # fmt: skip
-    if not diffs:
+    if not changed_names:
         module.exit_json(**result)
     conflicts = _live_conflicts(module, wanted)
     if conflicts:
@@ -298,20 +335,75 @@ def applied(module, p):
     module.exit_json(**result)
 
 
+def _change_id(state_dir):
+    try:
+        return json.loads((state_dir / "next" / "manifest.json").read_text()).get("id")
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_for_apply(state_dir, seconds):
+    """last-switch.json once the detached apply of the pending change has run (or as it is after SECONDS)."""
+    change, deadline = _change_id(state_dir), time.monotonic() + seconds
+    last = _last_switch(state_dir)
+    while (last.get("id") != change or change is None) and time.monotonic() < deadline:
+        time.sleep(1)
+        last = _last_switch(state_dir)
+    return last, change is not None and last.get("id") == change
+
+
+def _ancestors():
+    """[(pid, comm, ppid, start seconds after boot)] of this process and its ancestors, from /proc."""
+    chain, pid, ticks = [], os.getpid(), os.sysconf("SC_CLK_TCK")
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        chain.append((pid, comm, int(fields[1]), int(fields[19]) / ticks))
+        pid = int(fields[1])
+    return chain
+
+
+def connection_started():
+    """When this SSH connection was opened (seconds after boot): the start of the sshd process that accepted
+    it, the ancestor whose parent is sshd's listener (a child of pid 1). Multiplexed sessions (ControlPersist)
+    share that process, so a session over an old connection shows the old time. None when not over SSH."""
+    chain = _ancestors()
+    comms = {pid: (comm, ppid) for pid, comm, ppid, _start in chain}
+    for _pid, comm, ppid, start in chain:
+        if comm == "sshd" and comms.get(ppid, ("", 0))[0] == "sshd" and comms[ppid][1] == 1:
+            return start
+    return None
+
+
+def finished(module, p):
+    """Wait (over whatever connection still works) until the host has run the apply; change nothing."""
+    state_dir = Path(p["state_dir"])
+    last, done = _wait_for_apply(state_dir, p["confirm_wait"])
+    module.exit_json(
+        changed=False, pending=_pending(module), applied=done, files_changed=[], last_switch=last
+    )
+
+
 def confirmed(module, p):
     state_dir = Path(p["state_dir"])
-    nxt = state_dir / "next"
     if not _pending(module):
         module.exit_json(changed=False, pending=False, files_changed=[], last_switch=_last_switch(state_dir))
     if module.check_mode:
         module.exit_json(changed=True, pending=True, files_changed=[], last_switch=_last_switch(state_dir))
-    deadline = time.monotonic() + p["confirm_wait"]
-    last = _last_switch(state_dir)
-    while last.get("directory") != str(nxt) and time.monotonic() < deadline:
-        time.sleep(1)
-        last = _last_switch(state_dir)
-    if last.get("directory") != str(nxt) or not last.get("ok"):
-        why = "did not run" if last.get("directory") != str(nxt) else "; ".join(last.get("errors", []))
+    last, done = _wait_for_apply(state_dir, p["confirm_wait"])
+    opened = connection_started()
+    if done and last.get("ok") and opened is not None and opened <= last.get("uptime", 0):
+        module.fail_json(
+            msg="not confirmed: this SSH connection was opened before the change was applied, so it proves "
+            "nothing (close it: meta reset_connection); the rollback stays armed",
+            pending=True, files_changed=[], last_switch=last, connection_opened=opened,
+        )  # fmt: skip
+    if not done or not last.get("ok"):
+        why = "did not run" if not done else "; ".join(last.get("errors", []))
         _systemctl(module, "stop", f"{ROLLBACK_UNIT}.timer", f"{APPLY_UNIT}.timer")
         module.run_command(["/usr/bin/python3", p["switch"], "--reason", f"the apply failed: {why}",
                             str(state_dir / "previous")])  # fmt: skip
@@ -326,9 +418,14 @@ def confirmed(module, p):
 def main():
     module = AnsibleModule(
         argument_spec={
-            "state": {"type": "str", "choices": ["applied", "confirmed", "status"], "default": "applied"},
+            "state": {
+                "type": "str",
+                "choices": ["applied", "finished", "confirmed", "status"],
+                "default": "applied",
+            },
             "networkd_files": {"type": "list", "elements": "dict", "default": []},
             "ruleset": {"type": "str"},
+            "hostname": {"type": "str"},
             "rollback_after": {"type": "int", "default": 90},
             "apply_delay": {"type": "int", "default": 2},
             "confirm_wait": {"type": "int", "default": 30},
@@ -344,6 +441,8 @@ def main():
         module.fail_json(msg="rollback_after must be 10 s or more, apply_delay and confirm_wait 1 s or more")
     if p["state"] == "applied":
         applied(module, p)
+    elif p["state"] == "finished":
+        finished(module, p)
     elif p["state"] == "confirmed":
         confirmed(module, p)
     module.exit_json(changed=False, pending=_pending(module), files_changed=[],

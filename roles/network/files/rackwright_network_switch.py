@@ -119,6 +119,9 @@ def switch(directory, reason):
         ruleset = "removed"
         files_changed += [str(RULESET)] if old_ruleset is not None else []
     report = {
+        "id": manifest.get("id"),
+        # seconds after boot: network_commit's confirmation must come over a connection opened after this
+        "uptime": float(Path("/proc/uptime").read_text().split()[0]),
         "directory": str(directory),
         "action": directory.name,
         "reason": reason,
