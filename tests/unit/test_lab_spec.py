@@ -34,6 +34,9 @@ def test_default_spec_is_valid():
     assert sorted(d.bus for d in new.disks) == ["nvme", "sata", "virtio", "virtio"]
     assert new.bmc and new.bmc.type == "extern"
     assert spec.vms[0].sample_data
+    # NICs after the first may have no address (the network role's); backup-host serves DNS and time.
+    assert [(n.name, n.ip) for n in new.nics] == [("lan0", "10.77.0.12/24"), ("lan1", ""), ("lan2", "")]
+    assert spec.vms[2].services == ["dns", "ntp"]
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,9 @@ def test_default_spec_is_valid():
         (lambda d: _vm(d, "backup-host")["nics"][0].update(ip="192.168.1.5/24"), "not in the lab subnet"),
         (lambda d: _vm(d, "backup-host").update(name="old-server"), "vm 'old-server': duplicate VM name"),
         (lambda d: _vm(d, "old-server")["nics"][0].update(name="mgmt0"), "reserved for the management NIC"),
+        (lambda d: _vm(d, "old-server")["nics"][0].pop("ip"), "nics[0]: the first NIC needs field 'ip'"),
+        (lambda d: _vm(d, "backup-host").update(services=["dhcp"]), "services: 'dhcp' is not one of dns, ntp"),
+        (lambda d: _vm(d, "new-server")["nics"].append({"name": "lan1"}), "disk and NIC names must be unique"),
         (lambda d: d.pop("site"), "spec: missing required field 'site'"),
         (lambda d: d.update(extra=1), "spec: unknown key 'extra'"),
     ],

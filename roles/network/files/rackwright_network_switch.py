@@ -74,7 +74,11 @@ def interfaces(files):
 
 
 def run(argv, errors):
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as error:  # the tool is missing: say so, go on with the rest
+        errors.append(f"{' '.join(argv)}: {error.strerror}")
+        return False
     if proc.returncode != 0:
         errors.append(f"{' '.join(argv)}: rc={proc.returncode} {(proc.stderr or proc.stdout).strip()[:400]}")
     return proc.returncode == 0
@@ -115,7 +119,7 @@ def switch(directory, reason):
         files_changed += [str(RULESET)] if new_ruleset != old_ruleset else []
     elif manifest.get("ruleset_absent"):
         RULESET.unlink(missing_ok=True)
-        subprocess.run(["nft", "delete", "table", "inet", TABLE], capture_output=True, check=False)
+        run(["nft", "delete", "table", "inet", TABLE], [])  # absent already is fine
         ruleset = "removed"
         files_changed += [str(RULESET)] if old_ruleset is not None else []
     report = {
