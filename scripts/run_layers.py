@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     start = time.monotonic()
-    results = [[] for _ in lanes]
+    results = [[] for _lane in lanes]
     tagged = len(lanes) > 1
     threads = [
         threading.Thread(target=run_lane, args=(lane, results[i], tagged)) for i, lane in enumerate(lanes)

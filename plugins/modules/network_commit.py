@@ -34,7 +34,7 @@ options:
         after checking it applied cleanly and that this SSH connection was opened after it (a connection
         older than the change proves nothing and is refused); V(status) reports the last switch.
     type: str
-    choices: [applied, confirmed, status]
+    choices: [applied, finished, confirmed, status]
     default: applied
   networkd_files:
     description:
@@ -50,7 +50,7 @@ options:
     type: str
   hostname:
     description:
-      - The host name, written to C(/etc/hostname) and set in the kernel with O(state=applied) (at once: a
+      - The host name, written to C(/etc/hostname) and set in the kernel with O(state=applied), at once (a
         name cuts no connection); omitted leaves both alone. No D-Bus needed (C(hostnamectl) needs it).
     type: str
   rollback_after:
