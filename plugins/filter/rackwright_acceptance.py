@@ -21,19 +21,11 @@ description:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_acceptance import (
-    evaluate,
-    junit_xml,
-    markdown,
-    measured_from_facts,
-    probe_plan,
-    spec_problems,
-    summary,
-)
+from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_acceptance as acceptance
 
 
 def _sound(spec, where):
-    problems = spec_problems("this host", spec)
+    problems = acceptance.spec_problems("this host", spec)
     if problems:
         raise AnsibleFilterError(f"{where}: " + "; ".join(problems))
     return spec
@@ -41,7 +33,7 @@ def _sound(spec, where):
 
 def acceptance_probes(spec, gateway=None, address=None):
     """What net_probe must do for SPEC; GATEWAY from facts, ADDRESS the host's own for the ports."""
-    return probe_plan(_sound(spec, "acceptance_probes"), gateway or None, address or None)
+    return acceptance.probe_plan(_sound(spec, "acceptance_probes"), gateway or None, address or None)
 
 
 def acceptance_measured(facts, hw_inventory=None, gpus=None, probes=None, ports=None, bmc=None, records=None):
@@ -51,7 +43,7 @@ def acceptance_measured(facts, hw_inventory=None, gpus=None, probes=None, ports=
     rmcp result, RECORDS {kind: record or None}. What is left None was not probed: its rows are unknown."""
     if not isinstance(facts, dict):
         raise AnsibleFilterError(f"acceptance_measured: facts must be a dict, got {type(facts).__name__}")
-    measured = measured_from_facts(facts, hw_inventory or None, gpus)
+    measured = acceptance.measured_from_facts(facts, hw_inventory or None, gpus)
     if isinstance(probes, dict):
         for key in ("ping", "dns", "ntp"):
             measured[key] = probes.get(key)
@@ -73,14 +65,19 @@ def acceptance_rows(spec, measured):
     """One row per item of SPEC against MEASURED."""
     if not isinstance(measured, dict):
         raise AnsibleFilterError(f"acceptance_rows: measured must be a dict, got {type(measured).__name__}")
-    return evaluate(_sound(spec, "acceptance_rows"), measured)
+    return acceptance.evaluate(_sound(spec, "acceptance_rows"), measured)
 
 
 def acceptance_report(rows, host):
     """HOST's verdict (the record's status and reasons) and the rows rendered as Markdown and JUnit XML."""
     if not isinstance(rows, list) or not all(isinstance(r, dict) and "status" in r for r in rows):
         raise AnsibleFilterError("acceptance_report: give the rows of acceptance_rows")
-    return dict(summary(rows), rows=rows, markdown=markdown(host, rows), junit=junit_xml(host, rows))
+    return dict(
+        acceptance.summary(rows),
+        rows=rows,
+        markdown=acceptance.markdown(host, rows),
+        junit=acceptance.junit_xml(host, rows),
+    )
 
 
 class FilterModule:

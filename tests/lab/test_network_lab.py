@@ -6,7 +6,8 @@ import json
 import re
 
 import pytest
-from conftest import ensure_lab, extra, guest, play_recap, playbook
+import yaml
+from conftest import ROOT, ensure_lab, extra, guest, play_recap, playbook
 
 pytestmark = pytest.mark.lab
 HOSTS = ("new-server", "old-server")
@@ -114,6 +115,28 @@ def test_a_change_that_locks_ssh_out_rolls_itself_back(network):
     assert guest("new-server", "cat /etc/nftables.conf") == before
     last = json.loads(guest("new-server", "cat /var/lib/rackwright/network/last-switch.json"))
     assert last["action"] == "previous" and last["ok"] and last["ruleset"] == "loaded", last
+    assert (
+        guest("new-server", "systemctl is-active rackwright-network-rollback.timer", check=False).strip()
+        != "active"
+    )
+
+
+def test_a_bond_mode_change_networkd_cannot_make_live_is_refused(network):
+    assert network.returncode == 0, network.output[-3000:]
+    interfaces = yaml.safe_load((ROOT / "inventories" / "lab" / "host_vars" / "new-server.yml").read_text())
+    changed = [
+        {**i, "bond_mode": "802.3ad"} if i["name"] == "bond0" else i for i in interfaces["network_interfaces"]
+    ]
+    before = guest("new-server", "cat /etc/systemd/network/20-rackwright-bond0.netdev")
+    run = playbook("playbooks/network.yml", "--limit", "new-server", *extra({"network_interfaces": changed}),
+                   timeout=600)  # fmt: skip
+    assert run.returncode != 0
+    assert (
+        "refused, nothing was changed: systemd-networkd cannot make these changes to a live link: bond bond0 "
+        "runs in mode active-backup and network_interfaces asks for 802.3ad" in run.stdout
+    ), run.stdout[-3000:]
+    assert guest("new-server", "cat /etc/systemd/network/20-rackwright-bond0.netdev") == before
+    assert "active-backup" in guest("new-server", "cat /sys/class/net/bond0/bonding/mode")
     assert (
         guest("new-server", "systemctl is-active rackwright-network-rollback.timer", check=False).strip()
         != "active"
