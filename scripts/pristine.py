@@ -93,9 +93,12 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     for path in CONFIG:
         if Path(path).exists():
             args += ["-v", f"{path}:{path}:ro"]
-    for sub in ("pip", "apt"):
-        (CACHE / sub).mkdir(parents=True, exist_ok=True)
-    args += ["-v", f"{CACHE / 'pip'}:/root/.cache/pip", "-v", f"{CACHE / 'apt'}:/var/cache/apt/archives"]
+    # apt's archive cache holds a lock while apt runs, so each runner keeps its own (make test runs jobs side by
+    # side); pip's cache is safe to share.
+    apt_cache = CACHE / "apt" / reports.name
+    for path in (CACHE / "pip", apt_cache):
+        path.mkdir(parents=True, exist_ok=True)
+    args += ["-v", f"{CACHE / 'pip'}:/root/.cache/pip", "-v", f"{apt_cache}:/var/cache/apt/archives"]
     for key, value in os.environ.items():
         if key.startswith(PASS_ENV) and key != "PIP_CERT":
             args += ["-e", f"{key}={value}"]

@@ -175,3 +175,19 @@ def test_run_layers_runs_lanes_side_by_side_and_names_every_failure(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+def test_runners_side_by_side_keep_their_own_apt_cache(tmp_path):
+    """apt locks its archive cache while it runs: two jobs of make test sharing one failed at once
+    ("Unable to lock directory /var/cache/apt/archives/")."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import pristine
+    finally:
+        sys.path.pop(0)
+
+    def apt_mount(label):
+        args = pristine.docker_args("x", ["true"], tmp_path / label)
+        return next(a for a in args if a.endswith(":/var/cache/apt/archives"))
+
+    assert apt_mount("lab") != apt_mount("lint-unit")
