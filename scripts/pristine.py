@@ -93,8 +93,8 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     for path in CONFIG:
         if Path(path).exists():
             args += ["-v", f"{path}:{path}:ro"]
-    # apt's archive cache holds a lock while apt runs, so each runner keeps its own (make test runs jobs side by
-    # side); pip's cache is safe to share.
+    # apt's archive cache holds a lock while apt runs, so each runner keeps its own (make test runs jobs
+    # side by side); pip's cache is safe to share.
     apt_cache = CACHE / "apt" / reports.name
     for path in (CACHE / "pip", apt_cache):
         path.mkdir(parents=True, exist_ok=True)
