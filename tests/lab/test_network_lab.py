@@ -6,8 +6,7 @@ import json
 import re
 
 import pytest
-import yaml
-from conftest import ROOT, ensure_lab, extra, guest, play_recap, playbook
+from conftest import ensure_lab, extra, guest, play_recap, playbook
 
 pytestmark = pytest.mark.lab
 HOSTS = ("new-server", "old-server")
@@ -122,22 +121,20 @@ def test_a_change_that_locks_ssh_out_rolls_itself_back(network):
 
 
 def test_a_bond_mode_change_networkd_cannot_make_live_is_refused(network):
+    """bond0 runs in another mode than declared (as after a hand-made change) and its .netdev is missing: the
+    change would need the bond deleted, which networkd never does live, so the run refuses before anything
+    changes. (The inventory cannot be changed with -e here: extra vars reach every host, and the inventory
+    check would rightly refuse new-server's addresses on all of them.)"""
     assert network.returncode == 0, network.output[-3000:]
-    interfaces = yaml.safe_load((ROOT / "inventories" / "lab" / "host_vars" / "new-server.yml").read_text())
-    changed = [
-        {**i, "bond_mode": "802.3ad"} if i["name"] == "bond0" else i for i in interfaces["network_interfaces"]
-    ]
-    before = guest("new-server", "cat /etc/systemd/network/20-rackwright-bond0.netdev")
-    run = playbook("playbooks/network.yml", "--limit", "new-server", *extra({"network_interfaces": changed}),
-                   timeout=600)  # fmt: skip
+    netdev = "/etc/systemd/network/20-rackwright-bond0.netdev"  # the module fixture's reset removes it all
+    guest("new-server", f"rm {netdev}; ip link delete bond0; ip link add bond0 type bond mode balance-rr")
+    run = playbook("playbooks/network.yml", "--limit", "new-server", timeout=600)
     assert run.returncode != 0
     assert (
-        "refused, nothing was changed: systemd-networkd cannot make these changes to a live link: bond bond0 "
-        "runs in mode active-backup and network_interfaces asks for 802.3ad" in run.stdout
-    ), run.stdout[-3000:]
-    assert guest("new-server", "cat /etc/systemd/network/20-rackwright-bond0.netdev") == before
-    assert "active-backup" in guest("new-server", "cat /sys/class/net/bond0/bonding/mode")
-    assert (
-        guest("new-server", "systemctl is-active rackwright-network-rollback.timer", check=False).strip()
-        != "active"
-    )
+        "refused, nothing was changed: systemd-networkd cannot make these changes to a live link: "
+        "bond bond0 runs in mode balance-rr and network_interfaces asks for active-backup"
+    ) in run.stdout, run.stdout[-3000:]
+    assert guest("new-server", f"ls {netdev}", check=False) == ""
+    assert "balance-rr" in guest("new-server", "cat /sys/class/net/bond0/bonding/mode")
+    timer = guest("new-server", "systemctl is-active rackwright-network-rollback.timer", check=False)
+    assert timer.strip() != "active"
