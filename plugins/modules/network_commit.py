@@ -183,16 +183,15 @@ def _live_conflicts(module, files):
             continue
         info = links[ifname]
         live_kind, data = info.get("info_kind"), info.get("info_data") or {}
+        mode, vid = _section_value(text, "Bond", "Mode"), _section_value(text, "VLAN", "Id")
         if live_kind and live_kind != kind:
             problems.append(f"{ifname} exists as a {live_kind} link and network_interfaces makes it a {kind}")
-        elif kind == "bond" and data.get("mode") and data["mode"] != _section_value(text, "Bond", "Mode"):
+        elif kind == "bond" and data.get("mode") and data["mode"] != mode:
             problems.append(
-                f"bond {ifname} runs in mode {data['mode']} and network_interfaces asks for "
-                f"{_section_value(text, 'Bond', 'Mode')}"
+                f"bond {ifname} runs in mode {data['mode']} and network_interfaces asks for {mode}"
             )
-        elif kind == "vlan" and "id" in data and str(data["id"]) != _section_value(text, "VLAN", "Id"):
-            problems.append(f"VLAN {ifname} has id {data['id']} and network_interfaces asks for "
-                            f"{_section_value(text, 'VLAN', 'Id')}")  # fmt: skip
+        elif kind == "vlan" and "id" in data and str(data["id"]) != vid:
+            problems.append(f"VLAN {ifname} has id {data['id']} and network_interfaces asks for {vid}")
     return problems
 
 
@@ -236,8 +235,8 @@ def _diff(name, before, after):
 HOSTNAME = re.compile(r"(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?")
 
 
-def _hostname(module, name):
-    """Set the host name (file and kernel) unless it is NAME already; the diff, or None when unchanged."""
+def _hostname_diff(module, name):
+    """The diff setting the host name (file and kernel) to NAME makes, or None when it is NAME already."""
     if name is None:
         return None
     if not HOSTNAME.fullmatch(name):
@@ -247,11 +246,15 @@ def _hostname(module, name):
     before = socket.gethostname()
     if before_file == name and before == name:
         return None
-    if not module.check_mode:
-        path.write_text(f"{name}\n")
-        socket.sethostname(name)
     return {"before_header": "host name", "after_header": "host name",
             "before": f"{before} (/etc/hostname: {before_file})\n", "after": f"{name}\n"}  # fmt: skip
+
+
+def _set_hostname(module, name, diff):
+    """Set it (outside check mode) once nothing refuses the run: a refusal must leave the host as it was."""
+    if diff and not module.check_mode:
+        Path("/etc/hostname").write_text(f"{name}\n")
+        socket.sethostname(name)
 
 
 def applied(module, p):
@@ -277,13 +280,14 @@ def applied(module, p):
     if ruleset is not None and ruleset != live_ruleset:
         diffs.append(_diff(str(ruleset_path), live_ruleset, ruleset))
     changed_names = [d["after_header"].split(" ")[0] for d in diffs]
-    renamed = _hostname(module, p["hostname"])
+    renamed = _hostname_diff(module, p["hostname"])
     if renamed:
         diffs.append(renamed)
     pending = _pending(module)
     result = {"changed": bool(diffs), "pending": pending, "files_changed": changed_names,
               "last_switch": _last_switch(state_dir), "diff": diffs}  # fmt: skip
     if not changed_names:
+        _set_hostname(module, p["hostname"], renamed)
         module.exit_json(**result)
     conflicts = _live_conflicts(module, wanted)
     if conflicts:
@@ -305,6 +309,7 @@ def applied(module, p):
         os.unlink(tmp.name)
         if rc != 0:
             module.fail_json(msg=f"refused, nothing was changed: nft -c rejects the ruleset: {err.strip()}")
+    _set_hostname(module, p["hostname"], renamed)
     if module.check_mode:
         module.exit_json(**result)
     # An earlier change still waiting for confirmation keeps its snapshot: the last good configuration.
