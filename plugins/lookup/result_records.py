@@ -27,15 +27,17 @@ options:
     elements: str
     required: true
   dir:
-    description: The reports directory (the parent of the per-kind directories).
+    description:
+      - The reports directory (the parent of the per-kind directories).
+      - Default the one C(rackwright.infra.reports_dir) returns (C(rackwright_reports_dir), else C(reports/)
+        beside C(playbooks/)).
     type: path
-    required: true
 """
 
 EXAMPLES = r"""
 - name: Roll up the health records of every host
   ansible.builtin.debug:
-    msg: "{{ lookup('rackwright.infra.result_records', 'health', hosts=groups['all'], dir='reports')
+    msg: "{{ lookup('rackwright.infra.result_records', 'health', hosts=groups['all'])
       | rackwright.infra.record_rollup('health') }}"
 """
 
@@ -51,6 +53,8 @@ import re
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.rackwright.infra.plugins.plugin_utils.rackwright_reports import reports_dir
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_BYTES = 4 * 1024 * 1024
@@ -74,7 +78,7 @@ class LookupModule(LookupBase):
         if len(terms) != 1 or not isinstance(terms[0], str) or not KIND_RE.match(terms[0]):
             raise AnsibleLookupError(f"result_records: give one record kind like 'health', got {terms!r}")
         kind = terms[0]
-        hosts, directory = kwargs.get("hosts"), kwargs.get("dir")
+        hosts, directory = kwargs.get("hosts"), kwargs.get("dir", reports_dir(variables))
         if not isinstance(hosts, (list, tuple)) or not all(isinstance(host, str) for host in hosts):
             raise AnsibleLookupError(f"result_records: hosts must be a list of host names, got {hosts!r}")
         if not isinstance(directory, str) or not directory:

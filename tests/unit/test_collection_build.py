@@ -131,3 +131,55 @@ def test_installed_collection_runs_from_a_scratch_directory(installed):
     assert combined["msg"]["worst"] == "warning"
     assert combined["msg"]["summary"]["health"] == "critical"
     assert any(r.startswith("disk: ") for r in combined["msg"]["summary"]["reasons"])
+
+
+ROLE_PLAYBOOK = """
+- name: The hardware_health role from the installed collection, judging a customer's saved tool output
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: rackwright.infra.hardware_health
+      vars:
+        hardware_health_saved_output: {saved}
+        hardware_health_result_dir: {state}
+        rackwright_reports_dir: {reports}
+"""
+
+
+def test_installed_hardware_health_role_judges_saved_output(installed):
+    """The role, not only its modules: every check reads the saved output it was given (none runs a tool: a
+    check that did would answer unknown here, with no disks, BMC or GPU to ask), the verdicts combine, and the
+    result record lands in the reports directory the run names."""
+    collections, env, scratch = installed[1:]
+    saved = {
+        "disk": [
+            str(FIXTURES / "smartctl" / "sata-hdd-reallocated-sectors-304.json"),
+            str(FIXTURES / "smartctl" / "nvme-healthy-samsung-970-evo-plus.json"),
+        ],
+        "raid": [str(FIXTURES / "mdstat" / "raid5-failed-member-degraded.txt")],
+        "bmc": [str(FIXTURES / "ipmitool" / "ipmitool-sdr-type-power-supply-csv.txt")],
+        "gpu": [str(FIXTURES / "nvidia-smi" / "a100-sxm4-80gb-driver-535.xml")],
+        "inventory": [str(FIXTURES / "dmidecode" / "dell-poweredge-r640.txt")],
+    }
+    state, reports = scratch / "host-state", scratch / "role-reports"
+    playbook = scratch / "role.yml"
+    playbook.write_text(ROLE_PLAYBOOK.format(saved=json.dumps(saved), state=state, reports=reports))
+    env = dict(env, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING="0")
+    env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "0"
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)]
+    run(cmd, scratch, env)
+    result = json.loads((state / "latest.json").read_text())
+    checks = {check: verdict["health"] for check, verdict in result["checks"].items()}
+    assert checks == {"disk": "warning", "raid": "critical", "bmc": "ok", "gpu": "ok"}
+    assert {name: result["checks"][name]["sources"] for name in ("bmc", "raid")} == {
+        name: saved[name] for name in ("bmc", "raid")
+    }
+    assert len(result["checks"]["disk"]["disks"]) == 2 and len(result["checks"]["gpu"]["gpus"]) == 1
+    assert result["health"] == "critical" and result["not_applicable"] == []
+    assert result["reasons"][0] == "disk: /dev/sda: reallocated sectors 304 > 0"
+    # The R640's dmidecode cannot tell its PSUs' state (the BMC can): unknown, with the reason, never ok.
+    assert (result["inventory"]["vendor"], result["inventory"]["model"]) == ("Dell Inc.", "PowerEdge R640")
+    assert result["inventory"]["health"] == "unknown"
+    record = json.loads((reports / "health" / "localhost.json").read_text())
+    assert (record["kind"], record["host"], record["status"]) == ("health", "localhost", "critical")
+    assert record["reasons"] == result["reasons"]

@@ -91,3 +91,19 @@ def test_the_lookup_reads_each_hosts_record_and_distrusts_wrong_files(tmp_path):
 def test_the_lookup_refuses_a_bad_kind_or_host(tmp_path, terms, hosts):
     with pytest.raises(AnsibleLookupError, match="result_records: "):
         lookup(tmp_path, *terms, hosts=hosts)
+
+
+def test_the_reports_directory_is_defined_once(tmp_path):
+    """rackwright_reports_dir wins; else reports/ beside playbooks/; result_records reads there by default."""
+    from ansible_collections.rackwright.infra.plugins.lookup import reports_dir
+
+    where = reports_dir.LookupModule()
+    assert where.run([], variables={"playbook_dir": "/srv/rw/playbooks"}) == ["/srv/rw/reports"]
+    chosen = {"playbook_dir": "/srv/rw/playbooks", "rackwright_reports_dir": str(tmp_path)}
+    assert where.run([], variables=chosen) == [str(tmp_path)]
+    with pytest.raises(AnsibleLookupError, match="reports_dir: takes no terms"):
+        where.run(["health"], variables=chosen)
+    (tmp_path / "health").mkdir()
+    (tmp_path / "health" / "db1.json").write_text(json.dumps(record("ok", "health", "db1")))
+    found = result_records.LookupModule().run(["health"], variables=chosen, hosts=["db1"])[0]
+    assert found["db1"]["status"] == "ok"
