@@ -43,9 +43,11 @@ def setup(tmp_path):
         "scratch_dir": str(tmp_path / "scratch"),
         "cache_dir": str(tmp_path / "cache"),
         "check_read_data_subset": "10%",
+        "sftp_command": None,
         "jobs": {
             "data": {
                 "paths": [str(data)],
+                "one_file_system": False,
                 "excludes": [str(data / "cache")],
                 "pre_hooks": [f"echo dumped > {data}/db/hook.txt"],
                 "post_hooks": [],
@@ -161,10 +163,34 @@ def test_diagnose_unreachable_sftp():
 
 def test_restic_argv_never_carries_the_password():
     restic = rb.Restic(
-        {"repository": "sftp:restic@h:/r", "password_file": "/etc/pw", "sftp_command": "ssh h -s sftp"}
+        {
+            "repository": "sftp:restic@h:/r",
+            "password_file": "/etc/pw",
+            "sftp_command": "ssh h -s sftp",
+            "cache_dir": None,
+        }
     )
     argv = restic.argv("snapshots")
     assert argv[:3] == ["restic", "--repo", "sftp:restic@h:/r"]
     assert "--option" in argv and "sftp.command=ssh h -s sftp" in argv
     assert restic.env()["RESTIC_PASSWORD_FILE"] == "/etc/pw"
     assert os.environ.get("RESTIC_PASSWORD") is None or "RESTIC_PASSWORD" not in restic.env()
+
+
+def test_a_config_without_the_roles_keys_is_named_not_defaulted(setup):
+    """The runner takes no defaults of its own (the role's spec and template hold them): a config that lacks
+    a key fails before restic runs, naming the file, the job and every missing key."""
+    tmp, _data, cfg = setup
+    config = json.loads(Path(cfg).read_text())
+    del config["scratch_dir"]
+    del config["jobs"]["data"]["excludes"], config["jobs"]["data"]["keep"]
+    Path(cfg).write_text(json.dumps(config))
+    run = runner(cfg, "run", "data")
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert f"{cfg}: lacks 'scratch_dir'; job 'data' lacks 'excludes', 'keep'" in run.stderr
+    assert not (tmp / "state").exists()  # nothing ran
+    Path(cfg).write_text("{cut off")
+    broken = runner(cfg, "check")
+    assert (
+        broken.returncode != 0 and f"cannot read {cfg}" in broken.stderr and "Traceback" not in broken.stderr
+    )

@@ -23,7 +23,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,9 +61,46 @@ def now():
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
+# Every key the backup role's config.json.j2 writes. The role holds the defaults (its argument spec and
+# template); this runner takes none of its own, so a setting has one default, and a config that lacks a key is
+# named as such instead of quietly getting another value here.
+CONFIG_KEYS = (
+    "host",
+    "repository",
+    "password_file",
+    "sftp_command",
+    "state_dir",
+    "cache_dir",
+    "scratch_dir",
+    "check_read_data_subset",
+    "jobs",
+)
+JOB_KEYS = ("paths", "excludes", "pre_hooks", "post_hooks", "one_file_system", "keep", "restore_test_sample")
+
+
 def load_config(path=CONFIG):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """The role's config.json, with every key present (exits naming the file and what it lacks)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(
+            f"rackwright-backup: cannot read {path}: {exc} (the backup role writes it)"
+        ) from None
+    problems = []
+    if not isinstance(config, dict) or not isinstance(config.get("jobs"), dict):
+        problems.append("expected an object with a 'jobs' object")
+    else:
+        problems += [f"lacks {key!r}" for key in CONFIG_KEYS if key not in config]
+        for name, job in config["jobs"].items():
+            missing = [key for key in JOB_KEYS if not isinstance(job, dict) or key not in job]
+            if missing:
+                problems.append(f"job {name!r} lacks {', '.join(map(repr, missing))}")
+    if problems:
+        raise SystemExit(
+            f"rackwright-backup: {path}: {'; '.join(problems)} (re-run the backup role to rewrite it)"
+        )
+    return config
 
 
 def diagnose(stderr):
@@ -91,9 +127,9 @@ class Restic:
 
     def argv(self, *args):
         argv = [self.config.get("restic", "restic"), "--repo", self.config["repository"]]
-        if self.config.get("sftp_command"):
+        if self.config["sftp_command"]:
             argv += ["--option", f"sftp.command={self.config['sftp_command']}"]
-        if self.config.get("cache_dir"):
+        if self.config["cache_dir"]:
             argv += ["--cache-dir", self.config["cache_dir"]]
         return argv + list(args)
 
@@ -182,15 +218,15 @@ def cmd_run(config, restic, name):
     begin = time.monotonic()
     try:
         try:
-            run_hooks(job.get("pre_hooks", []), "pre", name)
+            run_hooks(job["pre_hooks"], "pre", name)
             paths = [p for p in job["paths"] if os.path.lexists(p)]
             status["missing_paths"] = [p for p in job["paths"] if p not in paths]
             if not paths:
                 raise JobError(f"none of the paths exists: {job['paths']}")
             args = ["backup", "--json", "--host", config["host"], "--tag", f"job:{name}"]
-            if job.get("one_file_system"):
+            if job["one_file_system"]:
                 args.append("--one-file-system")
-            for pattern in job.get("excludes", []):
+            for pattern in job["excludes"]:
                 args += ["--exclude", pattern]
             proc = restic.run(*args, *paths, check=False)
             summary = next(
@@ -211,7 +247,7 @@ def cmd_run(config, restic, name):
             else:
                 status["result"] = "ok"
                 status["message"] = f"snapshot {status['snapshot_id'][:8]} saved"
-            keep = job.get("keep", {})
+            keep = job["keep"]
             forget = ["forget", "--prune", "--host", config["host"], "--tag", f"job:{name}"]
             for period in ("daily", "weekly", "monthly"):
                 if keep.get(period):
@@ -221,7 +257,7 @@ def cmd_run(config, restic, name):
                 if done.returncode != 0:
                     status["retention"] = f"forget --prune failed: {diagnose(done.stderr)}"
         finally:
-            run_hooks(job.get("post_hooks", []), "post", name)
+            run_hooks(job["post_hooks"], "post", name)
     except JobError as exc:
         status["result"] = "failed"
         status["message"] = f"backup job {name!r} failed: {exc}"
@@ -312,11 +348,9 @@ def cmd_restore_test(config, restic, name):
         report["files_total"] = len(nodes)
         if not nodes:
             raise JobError(f"snapshot {snap['id'][:8]} holds no files")
-        sample = random.Random(snap["id"]).sample(
-            nodes, min(int(job.get("restore_test_sample", 20)), len(nodes))
-        )
+        sample = random.Random(snap["id"]).sample(nodes, min(int(job["restore_test_sample"]), len(nodes)))
         report["files_sampled"] = len(sample)
-        base = config.get("scratch_dir") or "/var/tmp"
+        base = config["scratch_dir"]
         os.makedirs(base, mode=0o700, exist_ok=True)
         scratch = tempfile.mkdtemp(prefix=f"restore-test-{name}-", dir=base)
         args = ["restore", snap["id"], "--target", scratch]
@@ -355,7 +389,7 @@ def cmd_check(config, restic):
         "result": "failed",
     }
     args = ["check"]
-    if config.get("check_read_data_subset"):
+    if config["check_read_data_subset"]:
         args += ["--read-data-subset", str(config["check_read_data_subset"])]
     try:
         restic.run(*args)
@@ -392,7 +426,6 @@ def main(argv=None):
     restore.add_argument("--include", action="append", default=[])
     args = parser.parse_args(argv)
     config = load_config(args.config)
-    config.setdefault("host", socket.gethostname())
     restic = Restic(config)
     try:
         if args.command == "init":
