@@ -22,7 +22,8 @@ LAYERS = {
     # The backup role checks schedules with systemd-analyze, on targets and in its unit tests on localhost;
     # a bare container has no systemd (issue 17: the pristine lint-unit job failed on that).
     "unit": ["systemd"],
-    "integration": ["restic"],  # the backup runner on a real local repository
+    # The backup runner on a real restic repository; data_sync copying a tree with ACLs and xattrs for real.
+    "integration": ["restic", "rsync", "acl", "attr"],
     "molecule": ["docker.io", "debootstrap"],  # container engine; images built without a registry
     "pristine": ["docker.io", "debootstrap"],  # a bare Debian container for the lint and unit layers
     "lab": [

@@ -17,6 +17,57 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+# File names a copy or a manifest gets wrong when it treats names as text lines: spaces, a newline, bytes that
+# are not UTF-8, a percent sign (the manifest's escape character), multi-byte UTF-8.
+ODD_NAMES = [
+    b"name with spaces",
+    b"new\nline",
+    b"not-utf8-\xff\xfe",
+    b"100% sure",
+    "caf\u00e9-\u2603".encode(),
+]
+BIN = pathlib.Path(sys.executable).parent
+ANSIBLE_PLAYBOOK = str(BIN / "ansible-playbook")
+# Ansible as a user runs the collection's modules: the repository's ansible.cfg bypassed (an empty one
+# instead), the collection found through the ansible_collections/rackwright/infra link at the root, and
+# json output.
+ADHOC_ENV = dict(
+    os.environ,
+    ANSIBLE_CONFIG=str(ROOT / "tests" / "empty-ansible.cfg"),
+    ANSIBLE_COLLECTIONS_PATH=str(ROOT),
+    ANSIBLE_STDOUT_CALLBACK="json",
+    ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+    ANSIBLE_NOCOLOR="1",
+    ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+    ANSIBLE_LOCALHOST_WARNING="0",
+    ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+)
+
+
+def on_localhost(binary, *args):
+    """Run the Ansible command BINARY (ansible, ansible-playbook) with ARGS on localhost, local connection."""
+    return subprocess.run(
+        [binary, "-i", "localhost,", "-c", "local", *args],
+        capture_output=True,
+        text=True,
+        env=ADHOC_ENV,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def plays(proc):
+    """The plays of the json callback's document (anything printed before it is skipped)."""
+    return json.loads(proc.stdout[proc.stdout.index("{") :])["plays"]
+
+
+def ansible(module, args, *options):
+    """Run the collection's MODULE on localhost ad hoc (OPTIONS: e.g. --check); returns (host result, combined
+    output)."""
+    adhoc = ["localhost", *options, "-m", f"rackwright.infra.{module}", "-a", json.dumps(args)]
+    proc = on_localhost(str(BIN / "ansible"), *adhoc)
+    return plays(proc)[0]["tasks"][0]["hosts"]["localhost"], proc.stdout + proc.stderr
 
 
 def run_role(role, extra_vars, tasks_from="main"):

@@ -124,7 +124,7 @@ differ:
   type: list
   elements: dict
 message:
-  description: "One sentence for a technician: C(verified ...) or C(NOT verified ...), naming the first paths."
+  description: "One sentence for a technician: C(verified ...) or C(NOT verified ...) with the first paths."
   returned: with compare
   type: str
 """

@@ -8,11 +8,10 @@ import shutil
 import struct
 
 import pytest
-from test_modules_cli import ansible, empty_ansible_cfg  # noqa: F401 - the fixture bypasses ansible.cfg
+from conftest import ODD_NAMES as ODD
+from conftest import ansible
 
 from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_manifest as manifest
-
-ODD = [b"name with spaces", b"new\nline", b"not-utf8-\xff\xfe", b"100% sure", "caf\u00e9-\u2603".encode()]
 
 
 def acl_xattr(*entries):

@@ -8,56 +8,9 @@ the output machine-readable.
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-from conftest import FIXTURES, ROOT
-
-ANSIBLE_BIN = os.path.join(os.path.dirname(sys.executable), "ansible")
-PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-ENV = dict(
-    os.environ,
-    ANSIBLE_COLLECTIONS_PATH=str(ROOT),
-    ANSIBLE_STDOUT_CALLBACK="json",
-    ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-    ANSIBLE_NOCOLOR="1",
-    ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    ANSIBLE_LOCALHOST_WARNING="0",
-    ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def empty_ansible_cfg(tmp_path_factory):
-    """Point ANSIBLE_CONFIG at an empty file: ansible.cfg is bypassed, ENV sets what is needed."""
-    cfg = tmp_path_factory.mktemp("cfg") / "ansible.cfg"
-    cfg.write_text("[defaults]\n")
-    ENV["ANSIBLE_CONFIG"] = str(cfg)
-
-
-def on_localhost(binary, *args):
-    """Run the Ansible command BINARY (ansible, ansible-playbook) with ARGS on localhost, local connection."""
-    return subprocess.run(
-        [binary, "-i", "localhost,", "-c", "local", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
-
-
-def plays(proc):
-    """The plays of the json callback's document (anything printed before it is skipped)."""
-    return json.loads(proc.stdout[proc.stdout.index("{") :])["plays"]
-
-
-def ansible(module, args):
-    """Run the collection's MODULE on localhost; returns (host result, combined output)."""
-    proc = on_localhost(ANSIBLE_BIN, "localhost", "-m", f"rackwright.infra.{module}", "-a", json.dumps(args))
-    return plays(proc)[0]["tasks"][0]["hosts"]["localhost"], proc.stdout + proc.stderr
+from conftest import ANSIBLE_PLAYBOOK, FIXTURES, ansible, on_localhost, plays
 
 
 def fx(*names):
@@ -206,7 +159,7 @@ def test_filters_in_a_playbook(tmp_path):
     files = fx("smartctl/nvme-wear-75pct-used-intel-p4510.json", "smartctl/nvme-media-errors-7.json")
     playbook = tmp_path / "filters.yml"
     playbook.write_text(PLAYBOOK.format(files=json.dumps(files)))
-    proc = on_localhost(PLAYBOOK_BIN, str(playbook))
+    proc = on_localhost(ANSIBLE_PLAYBOOK, str(playbook))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     msg = plays(proc)[0]["tasks"][1]["hosts"]["localhost"]["msg"]
     assert msg["worst"] == "warning"
