@@ -21,7 +21,7 @@ SUITE = "bookworm"
 ROOT_SIZE = "6G"
 GUEST = Path(__file__).parent / "guest"
 # Services in every image, started only on the VM whose spec asks for them (spec.SERVICES).
-LAB_SERVICES = ["dnsmasq.service", "chrony.service"]
+LAB_SERVICES = ["dnsmasq.service", "chrony.service", "rackwright-lab-data.service"]
 # Units that only slow a lab VM's boot down (timers, monitors, waits for the network).
 MASKED_UNITS = [
     "apt-daily.timer",
@@ -289,6 +289,10 @@ def _configure(rootfs: Path, root_uuid: str) -> None:
     _put(rootfs / "etc/modprobe.d/rackwright-lab.conf", (GUEST / "modprobe-rackwright-lab.conf").read_text())
     _put(rootfs / "etc/dnsmasq.d/rackwright-lab.conf", (GUEST / "dnsmasq-rackwright-lab.conf").read_text())
     _put(rootfs / "etc/chrony/conf.d/rackwright-lab.conf", (GUEST / "chrony-rackwright-lab.conf").read_text())
+    _put(
+        rootfs / "etc/systemd/system/rackwright-lab-data.service",
+        (GUEST / "rackwright-lab-data.service").read_text(),
+    )
     _sample_data(rootfs / "usr/share/rackwright-lab/sample-data")
 
 

@@ -106,6 +106,7 @@ def _qemu_argv(vm: Vm, idx: int, vdir: Path, img: Image, st: dict, spec: Spec, p
     ]  # fmt: skip
     for j, nic in enumerate(vm.nics, start=1):
         append.append(f"rackwright.nic={nic.name},{_mac(idx, j)}" + (f",{nic.ip}" if nic.ip else ""))
+    append += [f"rackwright.serviceip={nic.name},{nic.service_ip}" for nic in vm.nics if nic.service_ip]
     append += [f"systemd.wants={SERVICES[service]}" for service in vm.services]
     for other in spec.vms:
         append.append(f"rackwright.host={other.name},{other.nics[0].ip.split('/')[0]}")

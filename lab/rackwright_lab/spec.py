@@ -33,6 +33,9 @@ class Nic:
 
     name: str
     ip: str = ""
+    service_ip: str = (
+        ""  # a second address: the service address a server replacement moves (lab service data)
+    )
 
 
 @dataclass
@@ -103,9 +106,9 @@ DISK_FIELDS = {
     "serial": (str, False, ""),
     "model": (str, False, ""),
 }
-NIC_FIELDS = {"name": (str, True, None), "ip": (str, False, "")}
+NIC_FIELDS = {"name": (str, True, None), "ip": (str, False, ""), "service_ip": (str, False, "")}
 # Lab services a VM can run for its peers (the package is in every image, its unit started only where listed).
-SERVICES = {"dns": "dnsmasq.service", "ntp": "chrony.service"}
+SERVICES = {"dns": "dnsmasq.service", "ntp": "chrony.service", "data": "rackwright-lab-data.service"}
 BMC_FIELDS = {"type": (str, True, None), "user": (str, False, "admin")}
 TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a mapping"}
 
@@ -235,7 +238,19 @@ def parse_spec(data, path: Path = DEFAULT_SPEC) -> Spec:
             if str(iface.ip) in ips:
                 raise SpecError(f"{nwhere}: ip {iface.ip} is already used by {ips[str(iface.ip)]}")
             ips[str(iface.ip)] = vm.name
-            vm.nics.append(Nic(n["name"], n["ip"]))
+            if n["service_ip"]:
+                try:
+                    service = ipaddress.ip_interface(n["service_ip"])
+                except ValueError:
+                    raise SpecError(
+                        f"{nwhere}: field 'service_ip' must look like 10.77.0.50/24, got {n['service_ip']!r}"
+                    ) from None
+                if service.network != subnet or str(service.ip) in ips:
+                    raise SpecError(
+                        f"{nwhere}: service_ip {n['service_ip']} is outside {subnet} or already used"
+                    )
+                ips[str(service.ip)] = vm.name
+            vm.nics.append(Nic(n["name"], n["ip"], n["service_ip"]))
             names.add(n["name"])
         if len(names) != len(vm.disks) + len(vm.nics):
             raise SpecError(f"{where}: disk and NIC names must be unique within the VM")

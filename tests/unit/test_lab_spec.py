@@ -37,6 +37,8 @@ def test_default_spec_is_valid():
     # NICs after the first may have no address (the network role's); backup-host serves DNS and time.
     assert [(n.name, n.ip) for n in new.nics] == [("lan0", "10.77.0.12/24"), ("lan1", ""), ("lan2", "")]
     assert spec.vms[2].services == ["dns", "ntp"]
+    # old-server runs the service a replacement moves, on its service address
+    assert spec.vms[0].services == ["data"] and spec.vms[0].nics[0].service_ip == "10.77.0.50/24"
 
 
 @pytest.mark.parametrize(
@@ -68,6 +70,14 @@ def test_default_spec_is_valid():
         (lambda d: _vm(d, "old-server")["nics"][0].update(name="mgmt0"), "reserved for the management NIC"),
         (lambda d: _vm(d, "old-server")["nics"][0].pop("ip"), "nics[0]: the first NIC needs field 'ip'"),
         (lambda d: _vm(d, "backup-host").update(services=["dhcp"]), "services: 'dhcp' is not one of dns"),
+        (
+            lambda d: _vm(d, "old-server")["nics"][0].update(service_ip="10.77.0.50"),
+            "must look like 10.77.0.50/24",
+        ),
+        (
+            lambda d: _vm(d, "old-server")["nics"][0].update(service_ip="10.77.0.12/24"),
+            "outside 10.77.0.0/24 or",
+        ),
         (lambda d: _vm(d, "new-server")["nics"].append({"name": "lan1"}), "NIC names must be unique"),
         (lambda d: d.pop("site"), "spec: missing required field 'site'"),
         (lambda d: d.update(extra=1), "spec: unknown key 'extra'"),
