@@ -20,6 +20,7 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_networ
     interface_addresses,
     interface_problems,
 )
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_window import window_problems
 
 try:
     import netaddr
@@ -33,8 +34,8 @@ description:
   - Checks group names against the known function groups and the site_/rack_/vendor_ patterns, that every host
     sits in exactly one site and one rack, that required host variables are set, and that address and network
     variables are valid (netaddr); each host's C(network_interfaces) are sound (subnets, gateways, routes,
-    bonds, VLANs, MTUs, addresses inside the site's networks) and no address is claimed twice in the
-    inventory.
+    bonds, VLANs, MTUs, addresses inside the site's networks), no address is claimed twice in the
+    inventory, and declared maintenance windows (C(rackwright_maintenance_window)) are sound.
 positional: groups, schema
 options:
   _input:
@@ -110,6 +111,9 @@ def _var_problems(host, hvars, schema, hosts=None):
             problems.extend(
                 p.replace("rackwright_acceptance", name) for p in spec_problems(host, hvars[name], hosts)
             )
+    for name in schema.get("window_vars", []):
+        if hvars.get(name) is not None:
+            problems.extend(f"host {host}: {p}" for p in window_problems(hvars[name], name))
     for name in schema.get("ip_vars", []):
         if hvars.get(name) not in (None, ""):
             issue = _ip_problem(hvars[name])

@@ -57,6 +57,26 @@ def test_example_inventory_is_valid():
                 "Inventory has 8 problem(s); nothing was run and no host was contacted",
             ],
         ),
+        (
+            "bad-window",
+            [
+                "host h1: rackwright_maintenance_window[0].days[0]: expected one of mon, tue, wed, thu, fri, "
+                "sat, sun, daily, weekdays, weekends, got 'monday' (did you mean 'mon'?)",
+                "host h1: rackwright_maintenance_window[0].start: expected HH:MM (24-hour) in quotes, got "
+                "the number 1320 (YAML reads an unquoted 22:00 as 1320: write '22:00')",
+                "host h1: rackwright_maintenance_window[0].timezone: unknown time zone 'Europe/Berln' "
+                "(expected an IANA time zone such as Europe/Berlin or UTC; did you mean 'Europe/Berlin'?)",
+                "host h1: rackwright_maintenance_window[1]: start and end are both '03:00', which is no "
+                "window",
+                "host h2: rackwright_maintenance_window: expected a list of windows",
+                "(one window is still a list of one: put '- ' before days)",
+                "host h3: rackwright_maintenance_window[0]: unknown key 'ends' (did you mean 'end'?)",
+                "host h3: rackwright_maintenance_window[0].end: missing",
+                "host h3: rackwright_maintenance_window[0].days: empty; name at least one day",
+                "host h3: rackwright_maintenance_window[0].start: expected HH:MM (24-hour), got '25:00'",
+                "Inventory has 9 problem(s); nothing was run and no host was contacted",
+            ],
+        ),
     ],
 )
 def test_malformed_inventory_fails_with_named_problem(case, expected):
