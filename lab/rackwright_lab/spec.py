@@ -240,6 +240,8 @@ def parse_spec(data, path: Path = DEFAULT_SPEC) -> Spec:
             ips[str(iface.ip)] = vm.name
             if n["service_ip"]:
                 try:
+                    if "/" not in n["service_ip"]:
+                        raise ValueError("no prefix")
                     service = ipaddress.ip_interface(n["service_ip"])
                 except ValueError:
                     raise SpecError(

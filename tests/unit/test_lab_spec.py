@@ -75,7 +75,7 @@ def test_default_spec_is_valid():
             "must look like 10.77.0.50/24",
         ),
         (
-            lambda d: _vm(d, "old-server")["nics"][0].update(service_ip="10.77.0.12/24"),
+            lambda d: _vm(d, "old-server")["nics"][0].update(service_ip="10.77.0.11/24"),
             "outside 10.77.0.0/24 or",
         ),
         (lambda d: _vm(d, "new-server")["nics"].append({"name": "lan1"}), "NIC names must be unique"),
