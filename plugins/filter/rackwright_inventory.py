@@ -19,6 +19,8 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_networ
     duplicate_address_problems,
     interface_addresses,
     interface_problems,
+    parse_address,
+    parse_network,
 )
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_window import window_problems
 
@@ -54,20 +56,16 @@ options:
 
 
 def _ip_problem(value):
-    try:
-        netaddr.IPAddress(str(value))
-    except (netaddr.AddrFormatError, ValueError, TypeError):
+    if parse_address(value) is None:
         return "is not a valid IP address (expected for example 10.20.8.11)"
     return None
 
 
 def _cidr_problem(value):
-    text = str(value)
-    if "/" not in text:
+    if "/" not in str(value):
         return "is not a network in CIDR form (expected for example 10.20.0.0/22)"
-    try:
-        net = netaddr.IPNetwork(text)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
+    net = parse_network(value)
+    if net is None:
         return "is not a valid network in CIDR form (expected for example 10.20.0.0/22)"
     if net.ip != net.network:
         return f"has host bits set (did you mean {net.cidr}?)"

@@ -18,6 +18,8 @@ or anyone else's tables are left alone.
 
 import re
 
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_network import parse_network
+
 try:
     import netaddr
 except ImportError:  # pragma: no cover - netaddr is pinned in requirements.txt; callers say so
@@ -44,20 +46,13 @@ def _port(value):
     return None
 
 
-def _network(value):
-    try:
-        return netaddr.IPNetwork(str(value))
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        return None
-
-
 def _networks_problems(where, value):
     if not isinstance(value, list):
         return [f"{where} must be a list of networks such as [10.20.0.0/22], got {value!r}"]
     return [
         f"{where}[{index}] '{net}' is not a network such as 10.20.0.0/22 or 2001:db8::/48"
         for index, net in enumerate(value)
-        if _network(net) is None
+        if parse_network(net, bare_ok=True) is None
     ]
 
 
@@ -106,7 +101,7 @@ def firewall_problems(rules, admin_networks, ssh_port=22):
 
 def _by_family(networks):
     """{'ip': [...], 'ip6': [...]} of NETWORKS, merged (netaddr.cidr_merge) and sorted."""
-    merged = netaddr.cidr_merge([_network(n) for n in networks])
+    merged = netaddr.cidr_merge([parse_network(n, bare_ok=True) for n in networks])
     return {
         "ip": [str(n) for n in merged if n.version == 4],
         "ip6": [str(n) for n in merged if n.version == 6],

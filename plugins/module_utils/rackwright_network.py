@@ -48,22 +48,23 @@ def _where(host, iface, key=None):
     return f"host {host}: network_interfaces[{name}]" + (f".{key}" if key else "")
 
 
-def _interface(value):
-    """netaddr.IPNetwork of an address in CIDR form (10.20.0.31/22), or None."""
+def _netaddr(parse, text):
+    try:
+        return parse(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return None
+
+
+def parse_network(value, bare_ok=False):
+    """netaddr.IPNetwork of an address or network in CIDR form (10.20.0.31/22, 10.20.0.0/22), or None. With
+    BARE_OK a bare address (10.20.0.31) counts too, as a single-address network."""
     text = str(value)
-    if "/" not in text:
-        return None
-    try:
-        return netaddr.IPNetwork(text)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        return None
+    return _netaddr(netaddr.IPNetwork, text) if bare_ok or "/" in text else None
 
 
-def _ip(value):
-    try:
-        return netaddr.IPAddress(str(value))
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        return None
+def parse_address(value):
+    """netaddr.IPAddress of an address (10.20.0.1), or None."""
+    return _netaddr(netaddr.IPAddress, str(value))
 
 
 def _shape_problems(host, interfaces):
@@ -99,7 +100,7 @@ def _shape_problems(host, interfaces):
 
 
 def _subnets(iface):
-    return [net for net in (_interface(a) for a in iface.get("addresses") or []) if net is not None]
+    return [net for net in (parse_network(a) for a in iface.get("addresses") or []) if net is not None]
 
 
 def _address_problems(host, iface):
@@ -110,7 +111,7 @@ def _address_problems(host, iface):
             f"{_where(host, iface, 'addresses')} must be a list such as ['10.20.0.31/22'], got {addresses!r}"
         ]
     for value in addresses:
-        net = _interface(value)
+        net = parse_network(value)
         if net is None:
             problems.append(
                 f"{_where(host, iface, 'addresses')} '{value}' is not an address in CIDR form "
@@ -124,7 +125,7 @@ def _address_problems(host, iface):
             )
     subnets = _subnets(iface)
     if "gateway" in iface:
-        gateway = _ip(iface["gateway"])
+        gateway = parse_address(iface["gateway"])
         if gateway is None:
             problems.append(
                 f"{_where(host, iface, 'gateway')} '{iface['gateway']}' is not a valid IP address"
@@ -140,12 +141,12 @@ def _address_problems(host, iface):
             )
     for route in iface.get("routes") or []:
         to = route.get("to") if isinstance(route, dict) else None
-        net = _interface(to)
+        net = parse_network(to)
         if net is None or net.ip != net.network:
             why = f"has host bits set (did you mean {net.cidr}?)" if net else "is not a network in CIDR form"
             problems.append(f"{_where(host, iface, 'routes')} to '{to}' {why}")
         via_text = route.get("via") if isinstance(route, dict) else route
-        via = _ip(via_text) if isinstance(route, dict) else None
+        via = parse_address(via_text) if isinstance(route, dict) else None
         if via is None or (subnets and not any(via in s for s in subnets)):
             problems.append(
                 f"{_where(host, iface, 'routes')} via '{via_text}' "
@@ -240,7 +241,7 @@ def _overlap_problems(host, by_name):
                 )
     gateways = {}
     for name, iface in by_name.items():
-        gateway = _ip(iface.get("gateway"))
+        gateway = parse_address(iface.get("gateway"))
         if gateway is not None:
             if gateway.version in gateways:
                 problems.append(
@@ -264,7 +265,7 @@ def _site_problems(host, by_name, site, networks, other_keys):
             f"host {host}: site '{site}' has no entry in rackwright_networks to check its addresses against"
         ]
     site_nets = {
-        k: _interface(v) for k, v in nets.items() if k not in other_keys and _interface(v) is not None
+        k: parse_network(v) for k, v in nets.items() if k not in other_keys and parse_network(v) is not None
     }
     for iface in addressed:
         wanted = iface.get("network")
@@ -316,7 +317,7 @@ def duplicate_address_problems(addresses_by_host):
     claims, problems = {}, []
     for host in sorted(addresses_by_host):
         for where, value in addresses_by_host[host]:
-            ip = _ip(str(value).split("/", 1)[0])
+            ip = parse_address(str(value).split("/", 1)[0])
             if ip is None or ip.is_loopback():
                 continue
             if ip in claims:

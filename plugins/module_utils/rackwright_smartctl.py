@@ -427,10 +427,8 @@ def evaluate_temperature(current, warn, crit, verdict):
 # smartctl -a / -x plain text (the most common saved form). The text is turned into the JSON document
 # shape above and judged by the same evaluate(), so both forms give the same verdict for the same disk.
 
-_BANNER_RE = re.compile(r"^smartctl \d+\.\d+ ")
-_SECTION_RE = re.compile(r"^=== START OF .* SECTION ===$")
-_HEALTH_RE = re.compile(r"^SMART overall-health self-assessment test result:\s*(\S+)")
-_SCSI_HEALTH_RE = re.compile(r"^SMART Health Status:\s*(.+)$")
+# smartctl's banner, or one of its section headers: what tells its text from other text
+_SMARTCTL_LINE_RE = re.compile(r"^smartctl \d+\.\d+ |^=== START OF .* SECTION ===$")
 _ATTR_RE = re.compile(r"^\s*(\d{1,3})\s+(\S+)\s+(\S+)\s+(\d+|---)\s+(\d+|---)\s+(\d+|---)\s+(.*)$")
 _SELFTEST_RE = re.compile(r"^#\s*\d+\s+(.+?)\s{2,}(.+?)\s{2,}\d+%")
 _ERROR_COUNT_RE = re.compile(r"^(?:ATA|Device) Error Count:\s*(\d+)")
@@ -447,20 +445,20 @@ _READ_FAILED = (
     "Read NVMe SMART/Health Information failed",
 )
 _WHEN_FAILED = {"FAILING_NOW": "now", "NOW": "now", "In_the_past": "past", "Past": "past"}
-# "Key:" of the information section -> (document key, kind)
+# "Key:" of the information section -> document key (the value as text, but user_capacity and rotation_rate)
 _INFO_FIELDS = {
-    "Device Model": ("model_name", "text"),
-    "Model Number": ("model_name", "text"),
-    "Product": ("scsi_product", "text"),
-    "Vendor": ("scsi_vendor", "text"),
-    "Serial Number": ("serial_number", "text"),
-    "Serial number": ("serial_number", "text"),
-    "Firmware Version": ("firmware_version", "text"),
-    "Revision": ("firmware_version", "text"),
-    "User Capacity": ("user_capacity", "bytes"),
-    "Total NVM Capacity": ("user_capacity", "bytes"),
-    "Namespace 1 Size/Capacity": ("user_capacity", "bytes"),
-    "Rotation Rate": ("rotation_rate", "rpm"),
+    "Device Model": "model_name",
+    "Model Number": "model_name",
+    "Product": "scsi_product",
+    "Vendor": "scsi_vendor",
+    "Serial Number": "serial_number",
+    "Serial number": "serial_number",
+    "Firmware Version": "firmware_version",
+    "Revision": "firmware_version",
+    "User Capacity": "user_capacity",
+    "Total NVM Capacity": "user_capacity",
+    "Namespace 1 Size/Capacity": "user_capacity",
+    "Rotation Rate": "rotation_rate",
 }
 # NVMe "SMART/Health Information" line -> smartctl JSON key
 _NVME_FIELDS = {
@@ -479,11 +477,7 @@ _NVME_FIELDS = {
 
 def is_smartctl_text(text):
     """True when the text carries smartctl's banner or one of its '=== START OF ... ===' sections."""
-    for line in text.splitlines()[:40]:
-        line = line.strip()
-        if _BANNER_RE.match(line) or _SECTION_RE.match(line):
-            return True
-    return False
+    return any(_SMARTCTL_LINE_RE.match(line.strip()) for line in text.splitlines()[:40])
 
 
 def parse_smartctl_text(text, source=None, thresholds=None):
@@ -531,15 +525,6 @@ def text_to_doc(text):
                 table.append(attr)
                 continue
             in_attributes = False
-        match = _HEALTH_RE.match(line)
-        if match:
-            doc["smart_status"] = {"passed": match.group(1).upper().startswith("PASSED")}
-            continue
-        match = _SCSI_HEALTH_RE.match(line)
-        if match:
-            doc["smart_status"] = {"passed": match.group(1).strip().upper() == "OK"}
-            doc["device"]["protocol"] = "SCSI"
-            continue
         match = _SELFTEST_RE.match(line)
         if match and re.search(r"failure|Failed", match.group(2)):
             meta["exit_status"] |= 0x80
@@ -559,19 +544,24 @@ def text_to_doc(text):
             continue
         key, value = key.strip(), value.strip()
         if key in _INFO_FIELDS:
-            name, kind = _INFO_FIELDS[key]
+            name = _INFO_FIELDS[key]
             if name in doc:
                 continue
-            if kind == "text":
-                doc[name] = value
-            elif kind == "bytes":
+            if name == "user_capacity":
                 doc[name] = {"bytes": _count(value.split("bytes")[0].split("[")[0])}
-            else:
+            elif name == "rotation_rate":
                 doc[name] = 0 if "Solid State" in value else to_number(value)
+            else:
+                doc[name] = value
         elif key in _NVME_FIELDS:
             doc["device"]["protocol"] = "NVMe"
             number = int(value, 16) if value.lower().startswith("0x") else _count(value.split("[")[0])
             nvme[_NVME_FIELDS[key]] = number
+        elif key == "SMART overall-health self-assessment test result" and value:
+            doc["smart_status"] = {"passed": value.upper().startswith("PASSED")}
+        elif key == "SMART Health Status" and value:
+            doc["smart_status"] = {"passed": value.upper() == "OK"}
+            doc["device"]["protocol"] = "SCSI"
         elif key == "Current Temperature":
             sct_temperature = to_number(value)
         elif key == "Current Drive Temperature":

@@ -21,28 +21,25 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health
 
 TOOL = "storcli"
 
+# virtual drive state -> (array state, health), written by health
 VD_STATES = {
-    "Optl": ("optimal", "ok"),
-    "Cac": ("optimal", "ok"),
-    "Pdgd": ("degraded", "warning"),
-    "Dgrd": ("degraded", "critical"),
-    "OfLn": ("failed", "critical"),
-    "Rec": ("rebuilding", "warning"),
+    vd_state: (state, health)
+    for health, states in (
+        ("ok", {"Optl": "optimal", "Cac": "optimal"}),
+        ("warning", {"Pdgd": "degraded", "Rec": "rebuilding"}),
+        ("critical", {"Dgrd": "degraded", "OfLn": "failed"}),
+    )
+    for vd_state, state in states.items()
 }
+# physical drive state -> health, written by health
 PD_HEALTH = {
-    "Onln": "ok",
-    "GHS": "ok",
-    "DHS": "ok",
-    "UGood": "ok",
-    "JBOD": "ok",
-    "Rbld": "warning",
-    "Cpybck": "warning",
-    "UGUnsp": "warning",
-    "Frgn": "warning",
-    "Offln": "critical",
-    "UBad": "critical",
-    "Failed": "critical",
-    "Msng": "critical",
+    pd_state: health
+    for health, pd_states in (
+        ("ok", "Onln GHS DHS UGood JBOD"),
+        ("warning", "Rbld Cpybck UGUnsp Frgn"),
+        ("critical", "Offln UBad Failed Msng"),
+    )
+    for pd_state in pd_states.split()
 }
 BBU_OK_CODES = (0, 8, 4096)
 # storcli error codes that describe a condition of the controller rather than a failed query.

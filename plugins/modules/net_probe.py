@@ -77,7 +77,7 @@ options:
         description: Resolver UDP port.
         type: int
         default: 53
-      timeout:
+      timeout: &udp_timeout
         description: Seconds to wait for each answer.
         type: float
         default: 2
@@ -95,10 +95,7 @@ options:
         description: NTP UDP port.
         type: int
         default: 123
-      timeout:
-        description: Seconds to wait for the answer.
-        type: float
-        default: 2
+      timeout: *udp_timeout
   rmcp:
     description: BMCs to send an RMCP presence ping to.
     type: list
@@ -113,10 +110,7 @@ options:
         description: RMCP UDP port.
         type: int
         default: 623
-      timeout:
-        description: Seconds to wait for the pong.
-        type: float
-        default: 2
+      timeout: *udp_timeout
 notes:
   - Supports check mode; the module never changes anything.
   - C(health) is C(unknown) only when a probe could not be run at all (no C(ping) binary, no resolver); a
@@ -280,6 +274,8 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_probe 
     tcp_state,
 )
 
+# The UDP probes' one timeout (documented once, as &udp_timeout, for dns, ntp and rmcp).
+UDP_TIMEOUT = dict(type="float", default=2)
 PROBE_OPTIONS = {
     "ping": dict(address=dict(type="str", required=True), mtu=dict(type="int")),
     "tcp": dict(
@@ -292,17 +288,17 @@ PROBE_OPTIONS = {
         address=dict(type="str", required=True),
         server=dict(type="str"),
         port=dict(type="int", default=53),
-        timeout=dict(type="float", default=2),
+        timeout=UDP_TIMEOUT,
     ),
     "ntp": dict(
         server=dict(type="str", required=True),
         port=dict(type="int", default=123),
-        timeout=dict(type="float", default=2),
+        timeout=UDP_TIMEOUT,
     ),
     "rmcp": dict(
         address=dict(type="str", required=True),
         port=dict(type="int", default=623),
-        timeout=dict(type="float", default=2),
+        timeout=UDP_TIMEOUT,
     ),
 }
 

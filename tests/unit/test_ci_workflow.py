@@ -18,14 +18,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
-# What a target must do, on a runner that has only the checkout and Python, before its own work.
-LAYER_OF = {
-    "lint": "setup",
-    "unit": "unit",
-    "integration": "integration",
-    "test-lab": "lab",
-    "molecule-": "molecule",
-}
+# What a target must do, on a runner that has only the checkout and Python, before its own work: the layer
+# of the first target-name prefix that fits.
+LAYER_OF = (
+    ("lint", "setup"),
+    ("unit", "unit"),
+    ("integration", "integration"),
+    ("test-lab", "lab"),
+    ("molecule-", "molecule"),
+)
 
 
 def workflow() -> dict:
@@ -97,7 +98,7 @@ def test_each_step_installs_what_it_needs(job, step, target):
     assert "-m venv .venv" in commands, (
         f"{where}: make {target} never creates .venv (add `setup` to its prerequisites)"
     )
-    layer = next(v for k, v in LAYER_OF.items() if target.startswith(k))
+    layer = next(layer for prefix, layer in LAYER_OF if target.startswith(prefix))
     assert f"ensure_system.py packages {layer}" in commands, (
         f"{where}: make {target} never installs the {layer} layer's Debian packages "
         f"(add `system-{layer}` to its prerequisites)"

@@ -40,6 +40,13 @@ def verdict(run_module, module, names, **args):
     return result
 
 
+def judged(run_module, module, names, health, reason):
+    """The module's result on the peer files NAMES, once it is checked to be HEALTH with REASON."""
+    result = verdict(run_module, module, names)
+    assert_verdict(result, health, reason)
+    return result
+
+
 def has(result, text):
     return any(text in reason for reason in result["reasons"])
 
@@ -77,9 +84,8 @@ STATUS = {"OK": "ok", "WARNING": "warning", "RESYNC": "warning", "CRITICAL": "cr
 
 @pytest.mark.parametrize(("name", "status", "health", "reason"), CHECK_RAID)
 def test_check_raid_mdstat(run_module, name, status, health, reason):
-    result = verdict(run_module, raid_health, [f"checkraid-mdstat-{name}.txt"])
     assert STATUS[status] == health
-    assert_verdict(result, health, reason)
+    judged(run_module, raid_health, [f"checkraid-mdstat-{name}.txt"], health, reason)
 
 
 def test_telegraf_mdstat_failed_disk(run_module):
@@ -173,9 +179,8 @@ LF_STATE = {"ok": "ok", "warn": "warning", "crit": "critical"}
 
 @pytest.mark.parametrize(("slug", "default", "full", "health", "reason", "why"), LF_SMART)
 def test_linuxfabrik_smartctl_text(run_module, slug, default, full, health, reason, why):
-    result = verdict(run_module, disk_health, [f"lf-smartctl-v6-text-{slug}.txt"])
+    result = judged(run_module, disk_health, [f"lf-smartctl-v6-text-{slug}.txt"], health, reason)
     disk = result["disks"][0]
-    assert_verdict(result, health, reason)
     assert disk["model"] and disk["serial"], "identity read from the text"
     low, high = ORDER.index(LF_STATE[default]), ORDER.index(LF_STATE[full])
     within = health in ORDER and low <= ORDER.index(health) <= high
@@ -244,8 +249,7 @@ LF_SEL = [
 
 @pytest.mark.parametrize(("name", "lf", "health", "reason", "why"), LF_SEL)
 def test_linuxfabrik_sel(run_module, name, lf, health, reason, why):
-    result = verdict(run_module, bmc_health, [f"lf-ipmitool-sel-elist-{name}.txt"])
-    assert_verdict(result, health, reason)
+    judged(run_module, bmc_health, [f"lf-ipmitool-sel-elist-{name}.txt"], health, reason)
     assert (LF_STATE[lf] == health) != bool(why)
 
 
@@ -303,8 +307,7 @@ LF_REDFISH = [
 
 @pytest.mark.parametrize(("scenario", "parts", "health", "reason"), LF_REDFISH)
 def test_linuxfabrik_redfish(run_module, scenario, parts, health, reason):
-    result = verdict(run_module, bmc_health, [f"lf-redfish-{scenario}-{part}.json" for part in parts])
-    assert_verdict(result, health, reason)
+    judged(run_module, bmc_health, [f"lf-redfish-{scenario}-{part}.json" for part in parts], health, reason)
 
 
 # --- netdata hpssa collector_test.go: per-component ok/nok metrics --------------------------------------
@@ -377,8 +380,7 @@ SCRUTINY = [
 
 @pytest.mark.parametrize(("name", "scrutiny", "health", "reason", "why"), SCRUTINY)
 def test_scrutiny(run_module, name, scrutiny, health, reason, why):
-    result = verdict(run_module, disk_health, [f"scrutiny-{name}"])
-    assert_verdict(result, health, reason)
+    result = judged(run_module, disk_health, [f"scrutiny-{name}"], health, reason)
     assert (scrutiny == "passed") == (health == "ok") or why, "a disagreement needs its reason"
     if name == "smart-ata-failed-scrutiny.json":
         assert result["disks"][0]["attributes"]["CRC_Error_Count"] == 108
@@ -410,17 +412,18 @@ def test_telegraf_netdata_smart_fields(run_module, name, fields):
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "part"),
     [
-        "netdata-storcli-megaraid-controllers-info.json",
-        "netdata-storcli-megaraid-drives-info.json",
-        "netdata-storcli-mpt3sas-controllers-info.json",
+        ("netdata-storcli-megaraid-controllers-info.json", "controllers"),
+        ("netdata-storcli-megaraid-drives-info.json", "drives"),
+        ("netdata-storcli-mpt3sas-controllers-info.json", "controllers"),
     ],
 )
-def test_netdata_storcli_healthy(run_module, name):
+def test_netdata_storcli_healthy(run_module, name, part):
+    """Each netdata capture is read for what it holds: controllers, or drives."""
     result = verdict(run_module, raid_health, [name])
     assert result["health"] == "ok", result["reasons"]
-    assert result["controllers"] or result["drives"]
+    assert result[part]
 
 
 @pytest.mark.parametrize(

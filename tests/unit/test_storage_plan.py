@@ -335,18 +335,37 @@ def test_replace_without_the_kernels_member_states_fails_no_active_member():
     assert "(/sys/block/md127/md: member state, sync_action) was not read" in msg
 
 
-def test_replace_with_faulty_member_and_rerun():
-    spec = {
-        "array": "/dev/md/data",
-        "failed_device": "serial:RAID-B-0002",
-        "new_device": "serial:SATA-S1-0003",
-    }
-    cmds = replace_commands(spec, "new-server-degraded.json")
-    assert cmds == ["mdadm /dev/md/data --remove /dev/vdc", "mdadm /dev/md/data --add /dev/sda"]
-    # The new disk is already in the array: nothing to do.
-    again = plan_replace(
-        dict(spec, new_device="/dev/vdb", failed_device=""), state("new-server-converged.json")
-    )
+@pytest.mark.parametrize(
+    ("failed_device", "new_device", "commands"),
+    [
+        # The kernel already failed the member: it is removed, the new disk added.
+        (
+            "serial:RAID-B-0002",
+            "serial:SATA-S1-0003",
+            ["mdadm /dev/md/data --remove /dev/vdc", "mdadm /dev/md/data --add /dev/sda"],
+        ),
+        # A former member comes back: its old superblock is cleared before it is added as a new disk.
+        (
+            "/dev/disk/by-id/virtio-RAID-B-0002",
+            "serial:RAID-B-0002",
+            [
+                "mdadm /dev/md/data --remove /dev/vdc",
+                "mdadm --zero-superblock /dev/vdc",
+                "mdadm /dev/md/data --add /dev/vdc",
+            ],
+        ),
+    ],
+    ids=["faulty-member", "former-member"],
+)
+@pytest.mark.parametrize("array", ["data", "/dev/md/data"])
+def test_replace_on_the_degraded_array(array, failed_device, new_device, commands):
+    spec = {"array": array, "failed_device": failed_device, "new_device": new_device}
+    assert replace_commands(spec, "new-server-degraded.json") == commands
+
+
+def test_replace_rerun_with_the_new_disk_already_in_does_nothing():
+    spec = {"array": "/dev/md/data", "failed_device": "", "new_device": "/dev/vdb"}
+    again = plan_replace(spec, state("new-server-converged.json"))
     assert again["actions"] == [] and "already in /dev/md/data" in again["warnings"][0]
 
 
@@ -359,20 +378,6 @@ def test_replace_refuses_a_new_disk_holding_data():
     converged["blkid"]["/dev/nvme0n1"] = nvme["blkid"]["/dev/nvme0n1"]
     plan = plan_replace(spec, converged)
     assert plan["actions"] == [] and "TYPE=ext4" in plan["refusals"][0]
-
-
-def test_replace_re_adds_a_former_member_after_clearing_its_superblock():
-    spec = {
-        "array": "data",
-        "failed_device": "/dev/disk/by-id/virtio-RAID-B-0002",
-        "new_device": "serial:RAID-B-0002",
-    }
-    cmds = replace_commands(spec, "new-server-degraded.json")
-    assert cmds == [
-        "mdadm /dev/md/data --remove /dev/vdc",
-        "mdadm --zero-superblock /dev/vdc",
-        "mdadm /dev/md/data --add /dev/vdc",
-    ]
 
 
 def test_parse_size_and_helpers():
