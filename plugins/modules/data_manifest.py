@@ -55,8 +55,7 @@ options:
     type: int
     default: 1000
 notes:
-  - Supports check mode.
-  - Run as root to read every file and every extended attribute (C(trusted.*) needs it).
+  - Supports check mode. Run as root to read every file and every extended attribute (C(trusted.*) needs it).
 seealso:
   - module: rackwright.infra.data_sync
 """

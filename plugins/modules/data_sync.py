@@ -60,9 +60,8 @@ options:
     type: int
 notes:
   - Supports check mode (bulk and final passes become rsync dry runs).
-  - Needs rsync on both hosts; run as root to keep owners and every attribute.
-seealso:
-  - module: rackwright.infra.data_manifest
+  - Needs rsync on both hosts; run as root to keep owners and every attribute. The manifest that proves the
+    copy is M(rackwright.infra.data_manifest)'s.
 """
 
 EXAMPLES = r"""
