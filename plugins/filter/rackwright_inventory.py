@@ -15,6 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_acceptance import spec_problems
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_migration import service_problems
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_network import (
     duplicate_address_problems,
     interface_addresses,
@@ -112,6 +113,9 @@ def _var_problems(host, hvars, schema, hosts=None):
     for name in schema.get("window_vars", []):
         if hvars.get(name) is not None:
             problems.extend(f"host {host}: {p}" for p in window_problems(hvars[name], name))
+    for name in schema.get("service_vars", []):
+        if hvars.get(name) is not None:
+            problems.extend(f"host {host}: {p}" for p in service_problems(hvars[name], name))
     for name in schema.get("ip_vars", []):
         if hvars.get(name) not in (None, ""):
             issue = _ip_problem(hvars[name])

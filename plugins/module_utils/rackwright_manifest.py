@@ -157,9 +157,9 @@ class HashCache:
         self._saved = time.monotonic()
 
 
-def _walk(root, one_file_system):
+def _walk(root, one_file_system, skip=()):
     """(relative bytes path, absolute bytes path, lstat) for the root and everything below it, depth first
-    in byte order, never following a symlink."""
+    in byte order, never following a symlink; SKIP: relative paths (bytes) left out with all below them."""
     root_st = os.lstat(root)
     if not stat.S_ISDIR(root_st.st_mode):
         raise ManifestError(f"{os.fsdecode(root)} is not a directory")
@@ -173,18 +173,22 @@ def _walk(root, one_file_system):
         with os.scandir(path) as listing:
             for child in listing:
                 child_rel = child.name if rel == b"." else rel + b"/" + child.name
+                if child_rel in skip:
+                    continue
                 children.append((child_rel, child.path, os.lstat(child.path)))
         stack.extend(sorted(children, key=lambda item: item[0], reverse=True))
 
 
-def take(root, cache=None, one_file_system=False):
-    """The entries of the tree at ROOT (str or bytes), sorted by path, and its summary."""
+def take(root, cache=None, one_file_system=False, skip=()):
+    """The entries of the tree at ROOT (str or bytes), sorted by path, and its summary; SKIP: relative paths
+    left out (a filesystem's lost+found, which a copy does not carry)."""
     root = os.fsencode(root)
+    skip = {os.fsencode(path).strip(b"/") for path in skip}
     cache = cache or HashCache()
     entries, links = [], {}
     summary = {"entries": 0, "bytes": 0, "types": {}}
     try:
-        for rel, path, st in _walk(root, one_file_system):
+        for rel, path, st in _walk(root, one_file_system, skip):
             kind = _kind(st.st_mode)
             entry = {
                 "path": encode_path(rel),

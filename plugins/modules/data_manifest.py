@@ -40,6 +40,11 @@ options:
     description: Do not descend into directories of another filesystem mounted below O(path).
     type: bool
     default: false
+  skip:
+    description: Paths relative to O(path) left out with everything below them (for example C(lost+found)).
+    type: list
+    elements: str
+    default: []
   compare:
     description: Two manifest files, source then destination, to compare instead of taking a manifest.
     type: list
@@ -144,7 +149,7 @@ def take(module):
     if not os.path.isdir(os.path.dirname(dest) or "."):
         module.fail_json(msg=f"data_manifest: the directory of dest {dest} does not exist")
     cache = manifest.HashCache(None if module.check_mode else module.params["cache"])
-    entries, summary = manifest.take(root, cache, module.params["one_file_system"])
+    entries, summary = manifest.take(root, cache, module.params["one_file_system"], module.params["skip"])
     seal = None
     if not module.check_mode:
         tmp = f"{dest}.tmp"
@@ -184,6 +189,7 @@ def main():
             dest=dict(type="path"),
             cache=dict(type="path"),
             one_file_system=dict(type="bool", default=False),
+            skip=dict(type="list", elements="str", default=[]),
             compare=dict(type="list", elements="path"),
             ignore=dict(type="list", elements="str", default=[], choices=list(manifest.FIELDS)),
             limit=dict(type="int", default=1000),

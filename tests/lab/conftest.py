@@ -19,7 +19,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT / "lab"), "ANSIBLE_CONFIG": str(ROOT
 ANSIBLE = str(ROOT / ".venv" / "bin" / "ansible")
 # new-server's data disks back to blank, so tests pass on a lab that ran them before (or ran site.yml).
 RESET_NEW_SERVER_DISKS = (
-    "umount -q /srv/app /mnt/old 2>/dev/null; sed -i '\\# /srv/app #d' /etc/fstab; "
+    "systemctl disable -q --now rackwright-lab-data rackwright-service-address@lab-data 2>/dev/null; "
+    "umount -q /srv/data /srv/app /mnt/old 2>/dev/null; "
+    "sed -i '\\# /srv/data #d; \\# /srv/app #d' /etc/fstab; "
     "vgremove -q -y -f vg_data >/dev/null 2>&1; mdadm --stop --scan >/dev/null 2>&1; "
     "for d in /dev/vdb /dev/vdc /dev/sda /dev/nvme0n1; do mdadm --zero-superblock -q $d 2>/dev/null; "
     "wipefs -q -a $d; done; rm -f /etc/mdadm/mdadm.conf; udevadm settle; lsblk -n -o NAME,FSTYPE"
@@ -182,7 +184,7 @@ def site_run(lab_session):
     run.lab_id = run_on  # a lab restarted since (a test that broke it) no longer has what this run did
     run.after = {
         "layout": guest(
-            "new-server", "findmnt -n -o SOURCE,FSTYPE /srv/app; cat /proc/mdstat; lvs --noheadings"
+            "new-server", "findmnt -n -o SOURCE,FSTYPE /srv/data; cat /proc/mdstat; lvs --noheadings"
         ),
         "backup": json.loads(guest("new-server", f"cat {state}/data-status.json")),
         "restore": json.loads(guest("new-server", f"cat {state}/data-restore-test.json")),

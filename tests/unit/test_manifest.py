@@ -136,6 +136,15 @@ def test_the_file_round_trips_and_an_incomplete_or_foreign_file_is_refused(tree,
     (tmp_path / "other.json").write_text(json.dumps({"kind": "health"}) + "\n")
     with pytest.raises(manifest.ManifestError, match="is not a rackwright manifest"):
         manifest.read(str(tmp_path / "other.json"))
+    skipped, _ = manifest.take(str(tree), skip=["sub", "/pipe"])
+    assert {entry["path"] for entry in skipped} == {entry["path"] for entry in entries} - {
+        "sub",
+        "sub/a.txt",
+        "sub/dup2.txt",
+        "sub/deeper",
+        "sub/deeper/b.txt",
+        "pipe",
+    }
     with pytest.raises(manifest.ManifestError, match="is not a directory"):
         manifest.take(str(tree / "dup1.txt"))
 

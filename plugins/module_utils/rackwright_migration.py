@@ -1,0 +1,213 @@
+# Copyright: (c) rackwright contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A server replacement's plan, its pre-flight judgment, its state record and its report.
+
+The service a host runs is declared once, in the inventory variable ``rackwright_service`` of that host:
+``{name, units, paths, address: {address, interface}, port, packages}``. The migration (roles/migration,
+playbooks/replace_server.yml) moves it from the old host to the new one in steps that finish in order
+(STEPS); the state record on the controller says which finished, so a run that was interrupted continues
+where it stopped, and nothing is ever copied to the new host once the cutover has happened.
+"""
+
+import datetime
+import ipaddress
+import re
+
+STEPS = ("preflight", "archive", "bulk", "freeze", "final", "verify", "cutover", "acceptance")
+SERVICE_KEYS = {"name", "units", "paths", "address", "port", "packages"}
+_UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.(service|socket|timer|target|mount)$")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_PATH_RE = re.compile(r"^/(?:[^/\0]+/?)*$")
+
+
+def service_problems(spec, name="rackwright_service"):
+    """Every way SPEC (a host's rackwright_service) is not a service a migration can move, each naming the
+    variable path and what was expected."""
+    if not isinstance(spec, dict):
+        return [f"{name}: expected a mapping {{name, units, paths, address, port, packages}}, got {spec!r}"]
+    problems = [
+        f"{name}.{key}: unknown key (expected {', '.join(sorted(SERVICE_KEYS))})"
+        for key in spec
+        if key not in SERVICE_KEYS
+    ]
+    problems += [f"{name}.{key}: missing" for key in ("name", "units", "paths") if key not in spec]
+    if "name" in spec and not (isinstance(spec["name"], str) and _NAME_RE.match(spec["name"])):
+        problems.append(f"{name}.name: expected a short lower-case name like 'crm-db', got {spec['name']!r}")
+    units = spec.get("units", [])
+    if not isinstance(units, list) or not units:
+        problems.append(f"{name}.units: expected a non-empty list of systemd unit names, got {units!r}")
+    else:
+        problems += [
+            f"{name}.units[{i}]: expected a systemd unit name like 'postgresql.service', got {unit!r}"
+            for i, unit in enumerate(units)
+            if not (isinstance(unit, str) and _UNIT_RE.match(unit))
+        ]
+    paths = spec.get("paths", [])
+    if not isinstance(paths, list) or not paths:
+        problems.append(f"{name}.paths: expected a non-empty list of absolute directories, got {paths!r}")
+    else:
+        for i, path in enumerate(paths):
+            if not (isinstance(path, str) and _PATH_RE.match(path)) or path.rstrip("/") in (
+                "",
+                "/etc",
+                "/usr",
+            ):
+                problems.append(
+                    f"{name}.paths[{i}]: expected an absolute data directory (not /), got {path!r}"
+                )
+            elif any(
+                other != path and (path.rstrip("/") + "/").startswith(other.rstrip("/") + "/")
+                for other in paths
+                if isinstance(other, str)
+            ):
+                problems.append(f"{name}.paths[{i}]: {path} lies inside another path of the list")
+    problems += _address_problems(spec.get("address"), f"{name}.address")
+    port = spec.get("port")
+    if port is not None and not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
+        problems.append(f"{name}.port: expected a TCP port 1-65535, got {port!r}")
+    packages = spec.get("packages", [])
+    if not isinstance(packages, list) or not all(isinstance(p, str) and p for p in packages):
+        problems.append(f"{name}.packages: expected a list of Debian package names, got {packages!r}")
+    return problems
+
+
+def _address_problems(address, where):
+    if address is None:
+        return []
+    if not isinstance(address, dict) or set(address) != {"address", "interface"}:
+        return [f"{where}: expected {{address: ADDRESS/PREFIX, interface: NIC}}, got {address!r}"]
+    problems = []
+    try:
+        ipaddress.ip_interface(address["address"])
+        if "/" not in str(address["address"]):
+            raise ValueError("no prefix")
+    except (TypeError, ValueError):
+        problems.append(
+            f"{where}.address: expected an address with its prefix like 10.0.0.50/24, "
+            f"got {address['address']!r}"
+        )
+    if not (
+        isinstance(address["interface"], str) and re.match(r"^[A-Za-z0-9_.:-]{1,15}$", address["interface"])
+    ):
+        problems.append(f"{where}.interface: expected a network interface name, got {address['interface']!r}")
+    return problems
+
+
+def request_problems(old, new, inventory_hosts, services):
+    """Why the pair OLD -> NEW cannot be planned (before any host is contacted); SERVICES: host -> its
+    rackwright_service (None where unset)."""
+    problems = []
+    for var, host in (("migration_old", old), ("migration_new", new)):
+        if not isinstance(host, str) or not host:
+            problems.append(f"{var}: expected the inventory name of the {var[10:]} host, got {host!r}")
+        elif host not in inventory_hosts:
+            problems.append(f"{var}: {host!r} is not a host of the inventory")
+    if not problems and old == new:
+        problems.append(f"migration_old and migration_new are both {old!r}: a server cannot replace itself")
+    if not problems:
+        if services.get(old) is None:
+            problems.append(f"{old} declares no rackwright_service (the service to move): nothing to migrate")
+        else:
+            problems += service_problems(services[old], f"hostvars[{old}].rackwright_service")
+    return problems
+
+
+def preflight_problems(old, new, facts, margin, health=None, acceptance="skip"):
+    """Every reason the replacement must not start, all at once, from what both hosts reported.
+
+    FACTS: host -> the migration_probe result of that host (sizes, free, packages, active_units,
+    address_held, nonempty); HEALTH: host -> hardware_health_result; ACCEPTANCE: the new host's acceptance
+    record (None: none was published), or "skip" when pre-flight acceptance is off.
+    """
+    o, n = facts.get(old) or {}, facts.get(new) or {}
+    problems = []
+    for host in (old, new):
+        verdict = (health or {}).get(host) or {}
+        if verdict.get("health") == "critical":
+            problems.append(f"{host}: hardware health critical ({'; '.join(verdict.get('reasons', []))})")
+    for path, size in sorted(o.get("sizes", {}).items()):
+        free = n.get("free", {}).get(path)
+        need = int(size * (1 + margin))
+        if free is None:
+            problems.append(f"{new}: cannot tell the free space for {path}")
+        elif free < need:
+            problems.append(
+                f"{new}: {path} has {_size(free)} free, needs {_size(need)} "
+                f"({_size(size)} of data + {margin:.0%} margin)"
+            )
+    for package, version in sorted(o.get("packages", {}).items()):
+        offered = n.get("packages", {}).get(package)
+        if not version:
+            problems.append(f"{old}: package {package} is not installed (rackwright_service.packages)")
+        elif not offered:
+            problems.append(
+                f"{new}: package {package} ({version} on {old}) is neither installed nor available"
+            )
+        elif offered != version:
+            problems.append(f"{new}: package {package} would be {offered}, {old} runs {version}")
+    if o.get("address_held") is False:
+        problems.append(f"{old} does not hold the service address: is the service running there?")
+    if n.get("address_held"):
+        problems.append(f"{new} already holds the service address: was the cutover done another way?")
+    problems += [
+        f"{new}: {unit} is already running (it would write beside the copy)"
+        for unit in n.get("active_units", [])
+    ]
+    problems += [
+        f"{new}: {path} holds files this migration did not copy (move them away first)"
+        for path in n.get("nonempty", [])
+    ]
+    if acceptance != "skip":
+        status = (acceptance or {}).get("status", "unknown")
+        if status != "ok":
+            reasons = (acceptance or {}).get("reasons") or ["no acceptance record"]
+            problems.append(f"{new}: not accepted before the service ({status}): {'; '.join(reasons)}")
+    return problems
+
+
+def _size(count):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(count) < 1024 or unit == "TiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)
+
+
+def new_state(old, new):
+    return {"old": old, "new": new, "done": {}, "steps": [], "status": "planned", "rollback": None}
+
+
+def record_step(state, step, details=None, now=None):
+    """STATE with STEP finished now (an ISO time) and its details; a step finishes once."""
+    if step not in STEPS:
+        raise ValueError(f"unknown migration step {step!r} (expected one of {', '.join(STEPS)})")
+    state = dict(state or {})
+    done = dict(state.get("done", {}))
+    if step in done:
+        return state
+    now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    done[step] = now
+    state["done"] = done
+    state["steps"] = [*state.get("steps", []), {"step": step, "finished": now, "details": details or {}}]
+    state["status"] = "done" if step == STEPS[-1] else f"{step} finished"
+    state.pop("failure", None)  # a step that finishes answers the failure a previous run recorded
+    return state
+
+
+def report_markdown(state, verification=None):
+    """The migration report people read: steps with times, what moved, the proof, the archive, a rollback."""
+    lines = [f"# Server replacement: {state.get('old')} -> {state.get('new')}", ""]
+    lines.append(f"**Status:** {state.get('status')}")
+    if state.get("rollback"):
+        lines.append(f"**Rolled back:** {state['rollback'].get('reason')} (at {state['rollback'].get('at')})")
+    lines += ["", "| step | finished | details |", "| --- | --- | --- |"]
+    for entry in state.get("steps", []):
+        details = "; ".join(f"{k}: {v}" for k, v in sorted((entry.get("details") or {}).items()))
+        lines.append(f"| {entry['step']} | {entry['finished']} | {details.replace('|', '/')} |")
+    if verification:
+        lines += ["", "## Verification", "", verification.get("message", "")]
+        counts = verification.get("counts", {})
+        if counts:
+            lines.append("")
+            lines.append(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    return "\n".join(lines) + "\n"
