@@ -27,23 +27,16 @@ description:
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
-  path:
-    description: The root of the tree to take the manifest of. Required unless O(compare) is given.
-    type: path
-  dest:
-    description: Where to write the manifest (the directory must exist). Required with O(path).
-    type: path
   cache:
     description: A hash cache file (JSON) read before and written after; left out, every file is read.
     type: path
-  one_file_system:
-    description: Do not descend into directories of another filesystem mounted below O(path).
-    type: bool
-    default: false
   compare:
     description: Two manifest files, source then destination, to compare instead of taking a manifest.
     type: list
     elements: path
+  dest:
+    description: Where to write the manifest (the directory must exist). Required with O(path).
+    type: path
   ignore:
     description: Fields left out of the comparison (for example C(mtime_ns) for a tree copied without times).
     type: list
@@ -54,6 +47,13 @@ options:
     description: At most this many paths listed in each of RV(missing), RV(extra) and RV(differ).
     type: int
     default: 1000
+  one_file_system:
+    description: Do not descend into directories of another filesystem mounted below O(path).
+    type: bool
+    default: false
+  path:
+    description: The root of the tree to take the manifest of. Required unless O(compare) is given.
+    type: path
 notes:
   - Supports check mode. Run as root to read every file and every extended attribute (C(trusted.*) needs it).
 seealso:
