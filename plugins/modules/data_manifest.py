@@ -172,7 +172,8 @@ def compare(module):
         module.fail_json(
             msg=f"data_manifest: compare takes two manifest files (source, destination), got {paths}"
         )
-    (_, source, _), (_, destination, _) = (manifest.read(path) for path in paths)
+    # read() gives (header, entries, summary): the entries are what is compared.
+    source, destination = (manifest.read(path)[1] for path in paths)
     result = manifest.compare(source, destination, module.params["ignore"], module.params["limit"])
     return dict(result, message=manifest.describe(result))
 
