@@ -61,18 +61,18 @@ STATE_PATTERNS = (
 )
 ENTITY_PREFIX = {3: "CPU", 10: "PSU", 29: "Fan", 32: "DIMM"}
 _CORRECTABLE_RE = re.compile(r"\bcorrectable ecc|\bcorrectable memory")
+# Sensor kind by the unit of its reading (matched lower-case), the units of each kind together.
 _UNITS = {
-    "degrees c": "temperature",
-    "c": "temperature",
-    "rpm": "fan",
-    "volts": "voltage",
-    "v": "voltage",
-    "watts": "power",
-    "w": "power",
-    "amps": "current",
-    "a": "current",
-    "percent": "percent",
-    "%": "percent",
+    unit: kind
+    for kind, units in (
+        ("temperature", ("degrees c", "c")),
+        ("fan", ("rpm",)),
+        ("voltage", ("volts", "v")),
+        ("power", ("watts", "w")),
+        ("current", ("amps", "a")),
+        ("percent", ("percent", "%")),
+    )
+    for unit in units
 }
 _READING_RE = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*(?:\(\+/- [\d.]+\)\s*)?(.*)$")
 _HEX_RE = re.compile(r"^0x[0-9a-f]+$", re.IGNORECASE)

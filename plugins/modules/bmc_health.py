@@ -38,6 +38,10 @@ author: rackwright contributors (!UNKNOWN)
 extends_documentation_fragment:
   - rackwright.infra.from_files
 options:
+  cipher_suite:
+    description: IPMI cipher suite (C(-C)).
+    type: int
+    default: 3
   format:
     description: Format of O(from_files); C(auto) detects JSON as Redfish and text as ipmitool/FreeIPMI.
     type: str
@@ -46,23 +50,19 @@ options:
   host:
     description: Remote BMC address for ipmitool (C(-H)); local C(/dev/ipmi0) when omitted.
     type: str
-  port:
-    description: Remote BMC RMCP+ port (C(-p)).
-    type: int
-    default: 623
   interface:
     description: ipmitool interface for remote BMCs (C(-I)).
     type: str
     default: lanplus
-  cipher_suite:
-    description: IPMI cipher suite (C(-C)).
-    type: int
-    default: 3
-  username:
-    description: BMC user for ipmitool (C(-U)) and Redfish.
-    type: str
   password:
     description: BMC password for ipmitool (via C(IPMI_PASSWORD)) and Redfish.
+    type: str
+  port:
+    description: Remote BMC RMCP+ port (C(-p)).
+    type: int
+    default: 623
+  redfish_url:
+    description: Base URL of the BMC's Redfish service, for example C(https://10.0.0.5).
     type: str
   sel:
     description: Also read the system event log.
@@ -72,17 +72,17 @@ options:
     description: Let active (not deasserted) SEL events count towards the overall health.
     type: bool
     default: true
-  redfish_url:
-    description: Base URL of the BMC's Redfish service, for example C(https://10.0.0.5).
+  timeout:
+    description: Redfish request timeout in seconds.
+    type: int
+    default: 30
+  username:
+    description: BMC user for ipmitool (C(-U)) and Redfish.
     type: str
   validate_certs:
     description: Validate the BMC's TLS certificate (BMCs usually ship self-signed ones).
     type: bool
     default: true
-  timeout:
-    description: Redfish request timeout in seconds.
-    type: int
-    default: 30
 notes:
   - Needs root (or the ipmi device group) for the local BMC.
   - Supports check mode; the module never changes anything.

@@ -27,28 +27,16 @@ description:
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
-  path:
-    description: The root of the tree to take the manifest of. Required unless O(compare) is given.
-    type: path
-  dest:
-    description: Where to write the manifest (the directory must exist). Required with O(path).
-    type: path
   cache:
     description: A hash cache file (JSON) read before and written after; left out, every file is read.
     type: path
-  one_file_system:
-    description: Do not descend into directories of another filesystem mounted below O(path).
-    type: bool
-    default: false
-  skip:
-    description: Paths relative to O(path) left out with everything below them (for example C(lost+found)).
-    type: list
-    elements: str
-    default: []
   compare:
     description: Two manifest files, source then destination, to compare instead of taking a manifest.
     type: list
     elements: path
+  dest:
+    description: Where to write the manifest (the directory must exist). Required with O(path).
+    type: path
   ignore:
     description: Fields left out of the comparison (for example C(mtime_ns) for a tree copied without times).
     type: list
@@ -59,6 +47,18 @@ options:
     description: At most this many paths listed in each of RV(missing), RV(extra) and RV(differ).
     type: int
     default: 1000
+  one_file_system:
+    description: Do not descend into directories of another filesystem mounted below O(path).
+    type: bool
+    default: false
+  path:
+    description: The root of the tree to take the manifest of. Required unless O(compare) is given.
+    type: path
+  skip:
+    description: Paths relative to O(path) left out with everything below them (for example C(lost+found)).
+    type: list
+    elements: str
+    default: []
 notes:
   - Supports check mode. Run as root to read every file and every extended attribute (C(trusted.*) needs it).
 seealso:
@@ -177,7 +177,8 @@ def compare(module):
         module.fail_json(
             msg=f"data_manifest: compare takes two manifest files (source, destination), got {paths}"
         )
-    (_, source, _), (_, destination, _) = (manifest.read(path) for path in paths)
+    # read() gives (header, entries, summary): the entries are what is compared.
+    source, destination = (manifest.read(path)[1] for path in paths)
     result = manifest.compare(source, destination, module.params["ignore"], module.params["limit"])
     return dict(result, message=manifest.describe(result))
 

@@ -24,10 +24,9 @@ description:
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
-  src:
-    description: The directory whose contents are copied (on this host).
-    type: path
-    required: true
+  bwlimit:
+    description: Bandwidth limit in KiB/s (rsync C(--bwlimit)), so a bulk pass on a live server leaves room.
+    type: int
   dest:
     description: The directory on O(dest_host) (as the SSH side sees it), or a local directory.
     type: str
@@ -35,13 +34,11 @@ options:
   dest_host:
     description: The destination's address on the LAN. Left out, O(dest) is a local path.
     type: str
-  ssh_user:
-    description: The user rsync logs in as on O(dest_host).
-    type: str
-    default: root
-  ssh_key:
-    description: The private key for O(dest_host), meant for this copy only. Required with O(dest_host).
-    type: path
+  excludes:
+    description: rsync exclude patterns (relative to O(src)).
+    type: list
+    elements: str
+    default: []
   known_hosts:
     description: A known_hosts file with O(dest_host)'s host key; the key is checked strictly, never learnt.
     type: path
@@ -50,14 +47,17 @@ options:
     type: str
     choices: [bulk, final, proof]
     required: true
-  excludes:
-    description: rsync exclude patterns (relative to O(src)).
-    type: list
-    elements: str
-    default: []
-  bwlimit:
-    description: Bandwidth limit in KiB/s (rsync C(--bwlimit)), so a bulk pass on a live server leaves room.
-    type: int
+  src:
+    description: The directory whose contents are copied (on this host).
+    type: path
+    required: true
+  ssh_key:
+    description: The private key for O(dest_host), meant for this copy only. Required with O(dest_host).
+    type: path
+  ssh_user:
+    description: The user rsync logs in as on O(dest_host).
+    type: str
+    default: root
 notes:
   - Supports check mode (bulk and final passes become rsync dry runs).
   - Needs rsync on both hosts; run as root to keep owners and every attribute. The manifest that proves the

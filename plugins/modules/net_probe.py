@@ -25,6 +25,46 @@ description:
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
+  dns:
+    description: Forward (A) and reverse (PTR) lookups to check.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      address:
+        description: Address whose PTR record to ask for.
+        type: str
+        required: true
+      name:
+        description: Name whose A records to ask for.
+        type: str
+        required: true
+      port:
+        description: Resolver UDP port.
+        type: int
+        default: 53
+      server:
+        description: Resolver address; the first C(nameserver) of C(/etc/resolv.conf) when omitted.
+        type: str
+      timeout: &udp_timeout
+        description: Seconds to wait for each answer.
+        type: float
+        default: 2
+  ntp:
+    description: NTP servers to measure the clock offset against.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      port:
+        description: NTP UDP port.
+        type: int
+        default: 123
+      server:
+        description: NTP server address or name.
+        type: str
+        required: true
+      timeout: *udp_timeout
   ping:
     description: Addresses to ping once each.
     type: list
@@ -38,6 +78,21 @@ options:
       mtu:
         description: Path MTU to prove with one packet of this size that must not be fragmented.
         type: int
+  rmcp:
+    description: BMCs to send an RMCP presence ping to.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      address:
+        description: BMC address.
+        type: str
+        required: true
+      port:
+        description: RMCP UDP port.
+        type: int
+        default: 623
+      timeout: *udp_timeout
   tcp:
     description: TCP ports to connect to.
     type: list
@@ -56,61 +111,6 @@ options:
         description: Seconds to wait for an answer before calling the port C(filtered).
         type: float
         default: 3
-  dns:
-    description: Forward (A) and reverse (PTR) lookups to check.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description: Name whose A records to ask for.
-        type: str
-        required: true
-      address:
-        description: Address whose PTR record to ask for.
-        type: str
-        required: true
-      server:
-        description: Resolver address; the first C(nameserver) of C(/etc/resolv.conf) when omitted.
-        type: str
-      port:
-        description: Resolver UDP port.
-        type: int
-        default: 53
-      timeout: &udp_timeout
-        description: Seconds to wait for each answer.
-        type: float
-        default: 2
-  ntp:
-    description: NTP servers to measure the clock offset against.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      server:
-        description: NTP server address or name.
-        type: str
-        required: true
-      port:
-        description: NTP UDP port.
-        type: int
-        default: 123
-      timeout: *udp_timeout
-  rmcp:
-    description: BMCs to send an RMCP presence ping to.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      address:
-        description: BMC address.
-        type: str
-        required: true
-      port:
-        description: RMCP UDP port.
-        type: int
-        default: 623
-      timeout: *udp_timeout
 notes:
   - Supports check mode; the module never changes anything.
   - C(health) is C(unknown) only when a probe could not be run at all (no C(ping) binary, no resolver); a

@@ -27,6 +27,43 @@ description:
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
+  apply_delay:
+    description: Seconds between the module's answer and the apply.
+    type: int
+    default: 2
+  confirm_wait:
+    description: Seconds O(state=finished) and O(state=confirmed) wait for the detached apply to run.
+    type: int
+    default: 30
+  hostname:
+    description:
+      - The host name, written to C(/etc/hostname) and set in the kernel with O(state=applied), at once (a
+        name cuts no connection); omitted leaves both alone. No D-Bus needed (C(hostnamectl) needs it).
+    type: str
+  networkd_dir:
+    description: Where the managed systemd-networkd files live.
+    type: path
+    default: /etc/systemd/network
+  networkd_files:
+    description:
+      - The wanted managed files, as the C(rackwright.infra.networkd_files) filter returns them. Managed files
+        in O(networkd_dir) not listed here are removed (and their bonds, VLANs and bridges deleted).
+    type: list
+    elements: dict
+    default: []
+  rollback_after:
+    description: Seconds after O(state=applied) at which the host restores its previous configuration.
+    type: int
+    default: 90
+  ruleset:
+    description:
+      - The wanted text of O(ruleset_path) (the C(rackwright.infra.nftables_ruleset) filter); omitted or
+        null leaves the ruleset alone.
+    type: str
+  ruleset_path:
+    description: The nftables file the ruleset is written to (loaded at boot by nftables.service).
+    type: path
+    default: /etc/nftables.conf
   state:
     description:
       - V(applied) stages the change and arms the rollback; V(finished) waits (up to O(confirm_wait)) until
@@ -36,43 +73,6 @@ options:
     type: str
     choices: [applied, finished, confirmed, status]
     default: applied
-  networkd_files:
-    description:
-      - The wanted managed files, as the C(rackwright.infra.networkd_files) filter returns them. Managed files
-        in O(networkd_dir) not listed here are removed (and their bonds, VLANs and bridges deleted).
-    type: list
-    elements: dict
-    default: []
-  ruleset:
-    description:
-      - The wanted text of O(ruleset_path) (the C(rackwright.infra.nftables_ruleset) filter); omitted or
-        null leaves the ruleset alone.
-    type: str
-  hostname:
-    description:
-      - The host name, written to C(/etc/hostname) and set in the kernel with O(state=applied), at once (a
-        name cuts no connection); omitted leaves both alone. No D-Bus needed (C(hostnamectl) needs it).
-    type: str
-  rollback_after:
-    description: Seconds after O(state=applied) at which the host restores its previous configuration.
-    type: int
-    default: 90
-  apply_delay:
-    description: Seconds between the module's answer and the apply.
-    type: int
-    default: 2
-  confirm_wait:
-    description: Seconds O(state=finished) and O(state=confirmed) wait for the detached apply to run.
-    type: int
-    default: 30
-  networkd_dir:
-    description: Where the managed systemd-networkd files live.
-    type: path
-    default: /etc/systemd/network
-  ruleset_path:
-    description: The nftables file the ruleset is written to (loaded at boot by nftables.service).
-    type: path
-    default: /etc/nftables.conf
   state_dir:
     description: Where the snapshot (C(previous/)), the change (C(next/)) and C(last-switch.json) are kept.
     type: path

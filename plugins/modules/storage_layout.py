@@ -34,40 +34,83 @@ description:
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
+  array:
+    description: For O(operation=replace), the array name (C(data) or C(/dev/md/data)).
+    type: str
+  confirm_wipe:
+    description: Devices whose current content may be destroyed (only with O(protect_data=false)).
+    type: list
+    elements: str
+    default: []
+  failed_device:
+    description:
+      - For O(operation=replace), the member to fail and remove (may already be gone; empty removes the
+        members the kernel marked faulty). Refused while the array cannot spare it.
+    type: str
+  filesystems:
+    description: Filesystems (or swap) directly on a device (a disk, partition or C(/dev/md/<name>)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      device: {description: The device, type: str, required: true}
+      fs_create_options: {description: Extra mkfs options, type: str}
+      fs_label: {description: Filesystem label, type: str}
+      fs_type: {description: Filesystem, type: str, required: true, choices: [ext4, xfs, swap]}
+      mount_options: {description: Mount options, type: str, default: defaults}
+      mount_point: {description: Absolute path, type: str}
+  new_device:
+    description: For O(operation=replace), the new disk (C(serial:XYZ) or a stable path).
+    type: str
   operation:
     description: C(layout) converges the layout; C(replace) swaps a member of O(array).
     type: str
     choices: [layout, replace]
     default: layout
+  parameter_names:
+    description:
+      - How error and refusal messages name this module's parameters, for a caller whose users set them under
+        other names (the storage role maps O(raids) to C(storage_raids), and so on). Unlisted parameters keep
+        their own names.
+    type: dict
+    default: {}
+  protect_data:
+    description: Refuse to destroy anything unexpected. Turn off only together with O(confirm_wipe).
+    type: bool
+    default: true
   raids:
     description: md arrays, created as C(/dev/md/<name>).
     type: list
     elements: dict
     default: []
     suboptions:
-      name: {description: Array name (C(/dev/md/<name>)), type: str, required: true}
-      level: {description: "RAID level: 0, 1, 5, 6 or 10", type: raw, required: true}
+      chunk_kb: {description: Chunk size in KiB (not for RAID1), type: int}
       devices:
         description:
           - Members, by C(/dev/disk/by-id/...), C(/dev/disk/by-path/...), C(serial:XYZ) or C(/dev/sdX).
         type: list
         elements: str
         required: true
-      spares: {description: Hot spares, type: list, elements: str, default: []}
+      level: {description: "RAID level: 0, 1, 5, 6 or 10", type: raw, required: true}
       metadata: {description: Superblock format, type: str, default: "1.2"}
-      chunk_kb: {description: Chunk size in KiB (not for RAID1), type: int}
+      name: {description: Array name (C(/dev/md/<name>)), type: str, required: true}
+      spares: {description: Hot spares, type: list, elements: str, default: []}
+  return_state:
+    description: Also return the collected state (C(state)), the planner's input; for fixtures and debugging.
+    type: bool
+    default: false
   volume_groups:
     description: LVM volume groups with their logical volumes.
     type: list
     elements: dict
     default: []
     suboptions:
-      name: {description: VG name, type: str, required: true}
       devices:
         description: Physical volumes (disks or C(/dev/md/<name>)).
         type: list
         elements: str
         required: true
+      name: {description: VG name, type: str, required: true}
       thin_pools:
         description: Thin pools in this VG.
         type: list
@@ -82,60 +125,17 @@ options:
         elements: dict
         default: []
         suboptions:
+          fs_create_options: {description: Extra mkfs options, type: str}
+          fs_label: {description: Filesystem label, type: str}
+          fs_type: {description: Filesystem, type: str, choices: [ext4, xfs, swap]}
+          mount_options: {description: Mount options, type: str, default: defaults}
+          mount_point: {description: Absolute path (returned for the caller to mount), type: str}
           name: {description: LV name, type: str, required: true}
           size:
             description: C(512M), C(10G) (binary units), C(50%FREE) (at creation), C(100%VG).
             type: str
             required: true
           thin_pool: {description: Create as a thin volume in this pool (size is virtual), type: str}
-          fs_type: {description: Filesystem, type: str, choices: [ext4, xfs, swap]}
-          fs_label: {description: Filesystem label, type: str}
-          fs_create_options: {description: Extra mkfs options, type: str}
-          mount_point: {description: Absolute path (returned for the caller to mount), type: str}
-          mount_options: {description: Mount options, type: str, default: defaults}
-  filesystems:
-    description: Filesystems (or swap) directly on a device (a disk, partition or C(/dev/md/<name>)).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      device: {description: The device, type: str, required: true}
-      fs_type: {description: Filesystem, type: str, required: true, choices: [ext4, xfs, swap]}
-      fs_label: {description: Filesystem label, type: str}
-      fs_create_options: {description: Extra mkfs options, type: str}
-      mount_point: {description: Absolute path, type: str}
-      mount_options: {description: Mount options, type: str, default: defaults}
-  protect_data:
-    description: Refuse to destroy anything unexpected. Turn off only together with O(confirm_wipe).
-    type: bool
-    default: true
-  confirm_wipe:
-    description: Devices whose current content may be destroyed (only with O(protect_data=false)).
-    type: list
-    elements: str
-    default: []
-  array:
-    description: For O(operation=replace), the array name (C(data) or C(/dev/md/data)).
-    type: str
-  failed_device:
-    description:
-      - For O(operation=replace), the member to fail and remove (may already be gone; empty removes the
-        members the kernel marked faulty). Refused while the array cannot spare it.
-    type: str
-  new_device:
-    description: For O(operation=replace), the new disk (C(serial:XYZ) or a stable path).
-    type: str
-  return_state:
-    description: Also return the collected state (C(state)), the planner's input; for fixtures and debugging.
-    type: bool
-    default: false
-  parameter_names:
-    description:
-      - How error and refusal messages name this module's parameters, for a caller whose users set them under
-        other names (the storage role maps O(raids) to C(storage_raids), and so on). Unlisted parameters keep
-        their own names.
-    type: dict
-    default: {}
 notes:
   - Needs root, util-linux, and mdadm/lvm2 where arrays/VGs are declared.
   - Supports check mode and diff mode.

@@ -1,6 +1,9 @@
 """/proc/mdstat and mdadm --detail parsers against every real fixture."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 from conftest import assert_worst, fixture_text, saved_names, saved_output
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
@@ -9,58 +12,8 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_mdstat
     parse_mdstat,
 )
 
-# file -> (worst health, reason substring or None, {array: state})
-MDSTAT_EXPECTED = {
-    "imsm-external-metadata-inactive-container.txt": ("ok", None, {"md127": "optimal", "md0": "inactive"}),
-    "no-arrays.txt": ("ok", None, {}),
-    "procfs-composite-edge-cases.txt": (
-        "critical",
-        "array is inactive",
-        {
-            "md3": "optimal",
-            "md4": "inactive",
-            "md6": "rebuilding",
-            "md8": "resyncing",
-            "md201": "checking",
-            "md7": "degraded",
-            "md10": "optimal",
-            "md11": "resyncing",
-            "md219": "inactive",
-            "md120": "optimal",
-            "md42": "reshaping",
-        },
-    ),
-    "raid1-auto-read-only.txt": ("ok", None, {"md2": "optimal", "md1": "optimal", "md0": "optimal"}),
-    "raid1-check-running-and-resync-delayed.txt": ("ok", None, {"md1": "checking", "md0": "checking"}),
-    "raid1-degraded-recovering-29pct.txt": (
-        "warning",
-        "rebuilding 29.2% in progress (1 of 2 members missing [_U])",
-        {"md125": "optimal", "md126": "rebuilding", "md127": "optimal"},
-    ),
-    "raid1-failed-member-but-full-count.txt": ("warning", "member sdh1 faulty", {"md1": "optimal"}),
-    "raid1-raid0-healthy-with-bitmaps-centos6.txt": ("ok", None, {"md1": "optimal", "md4": "optimal"}),
-    # md1's replacement (sda2[2]) is in and waits behind md0's rebuild: a queued rebuild, not a failure
-    # (check_raid's pr28_2 case rates both arrays RESYNC).
-    "raid1-recovery-and-resync-delayed.txt": (
-        "warning",
-        "resync delayed behind another array's rebuild, replacement already added",
-        {"md1": "rebuilding", "md0": "rebuilding"},
-    ),
-    "raid1-resync-in-progress-two-arrays.txt": (
-        "warning",
-        "resync 11.2% in progress",
-        {"md0": "optimal", "md2": "resyncing", "md1": "resyncing"},
-    ),
-    "raid5-failed-member-degraded.txt": ("critical", "member sdc1 faulty", {"md0": "degraded"}),
-    "raid5-healthy-with-spares.txt": ("ok", None, {"md1": "optimal", "md2": "optimal"}),
-    "raid6-degraded-no-recovery.txt": (
-        "critical",
-        "degraded: 1 of 6 members missing [U_UUUU]",
-        {"md0": "degraded"},
-    ),
-    "raid6-recovery-two-members-missing.txt": ("warning", "rebuilding 19.6%", {"md0": "rebuilding"}),
-    "raid6-reshape-in-progress.txt": ("warning", "reshape 48.4% in progress", {"md0": "reshaping"}),
-}
+# file -> what it must give: tests/unit/mdstat_cases.yml
+MDSTAT_EXPECTED = yaml.safe_load((Path(__file__).parent / "mdstat_cases.yml").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("name", saved_names("mdstat", MDSTAT_EXPECTED))

@@ -1,40 +1,16 @@
 """HPE ssacli / hpssacli / hpacucli parser against every real fixture."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 from conftest import assert_worst, fixture_text, saved_names, saved_output
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_ssacli import parse_ssacli
 
-# file -> (worst health, reason substring or None, arrays, controllers)
-EXPECTED = {
-    "hpacucli-ctrl-all-show-config-p410-p410i.txt": ("ok", None, 1, 2),
-    "hpacucli-ctrl-status-cache-disabled-battery-recharging.txt": (
-        "warning",
-        "battery/capacitor status Recharging",
-        0,
-        1,
-    ),
-    "hpacucli-error-no-controllers.txt": ("ok", None, 0, 0),
-    "hpacucli-ld-show-array-failed.txt": ("critical", "array B status Failed", 3, 1),
-    "hpacucli-ld-show-interim-recovery-mode.txt": (
-        "critical",
-        "logical drive status Interim Recovery Mode",
-        1,
-        1,
-    ),
-    "hpacucli-msa1500-arrays-failed.txt": ("critical", "array A status Failed", 12, 1),
-    "hpssacli-ctrl-status-p840-hba-mode-and-h244br.txt": ("ok", None, 0, 2),
-    "ssacli-ctrl-all-show-config-detail-p212-p410i-msa60.txt": ("ok", None, 3, 2),
-    "ssacli-ctrl-all-show-config-detail-p400ar-healthy.txt": ("ok", None, 2, 1),
-    "ssacli-ctrl-all-show-config-detail-p400i-battery-failed-cache-disabled.txt": (
-        "warning",
-        "battery/capacitor status Failed (Replace Batteries)",
-        1,
-        1,
-    ),
-    "ssacli-ctrl-all-show-config-detail-p408i-a-healthy.txt": ("ok", None, 1, 1),
-}
+# file -> what it must give: tests/unit/ssacli_cases.yml
+EXPECTED = yaml.safe_load((Path(__file__).parent / "ssacli_cases.yml").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("name", saved_names("ssacli", EXPECTED))

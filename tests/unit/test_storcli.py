@@ -1,34 +1,17 @@
 """storcli/perccli parser against every real fixture (JSON and one plain-text capture)."""
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import assert_worst, fixture_text, saved_names, saved_output
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import ParseError
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storcli import parse_storcli
 
-# file -> (worst health, reason substring or None, number of arrays, number of drives)
-EXPECTED = {
-    "perccli-call-show-all-healthy-raid0.json": ("ok", None, 1, 2),
-    "storcli-call-eall-sall-show-all-healthy.json": ("ok", None, 0, 4),
-    "storcli-call-show-all-healthy-raid6-cachevault.json": ("ok", None, 1, 4),
-    "storcli-call-show-all-hpe-mr216i-nvme-raid1-jbod-personality.json": ("ok", None, 1, 2),
-    "storcli-command-failure-incomplete-foreign-config.json": (
-        "warning",
-        "Incomplete foreign configuration",
-        1,
-        12,
-    ),
-    "storcli-drive-offline.json": ("critical", "drive state Offln", 0, 1),
-    "storcli-foreign-config-show.json": ("warning", "foreign configuration DG 0 RAID60 (Frgn)", 0, 0),
-    "storcli-megaraid-controllers-show-all-bbu-optimal.json": ("ok", None, 1, 6),
-    "storcli-megaraid-drives-show-all.json": ("ok", None, 0, 6),
-    "storcli-mpt3sas-hba-show-all.json": ("ok", None, 0, 29),
-    "storcli-set-good-failure-operation-not-allowed.json": ("unknown", "Operation not allowed.", 0, 0),
-    "storcli-show-two-controllers-summary.json": ("ok", None, 0, 0),
-    "storcli-text-show-all-single-controller-ok.txt": ("ok", None, 2, 16),
-}
+# file -> what it must give: tests/unit/storcli_cases.yml
+EXPECTED = yaml.safe_load((Path(__file__).parent / "storcli_cases.yml").read_text(encoding="utf-8"))
 
 
 def _all(result):
