@@ -75,16 +75,15 @@ def test_a_second_run_changes_nothing(network):
 def test_check_mode_shows_a_ruleset_change_and_makes_none(network):
     assert network.returncode == 0, network.output[-3000:]
     before = guest("new-server", "cat /etc/nftables.conf")
-    rules = [{"name": "http", "port": 80, "from": ["10.77.0.0/24"]}]
+    rules = [{"name": "https", "port": 443, "from": ["10.77.0.0/24"]}]  # 80 is the lab service's, declared
     check = playbook("playbooks/network.yml", "--limit", "new-server", "--check", "--diff",
                      *extra({"network_firewall_rules": rules}), timeout=600)  # fmt: skip
     assert check.returncode == 0, check.output[-3000:]
-    assert '+\t\tip saddr { 10.77.0.0/24 } tcp dport 80 accept comment "http"' in check.stdout, check.stdout[
-        -3000:
-    ]
+    added = '+\t\tip saddr { 10.77.0.0/24 } tcp dport 443 accept comment "https"'
+    assert added in check.stdout, check.stdout[-3000:]
     assert play_recap(check, "new-server")["changed"] >= 1
     assert guest("new-server", "cat /etc/nftables.conf") == before
-    assert "dport 80" not in guest("new-server", "nft list table inet rackwright")
+    assert "dport 443" not in guest("new-server", "nft list table inet rackwright")
 
 
 def test_the_firewall_answers_a_peer_as_declared(network):
