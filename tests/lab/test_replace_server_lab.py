@@ -40,7 +40,7 @@ WRITER = (
 RESTORE = {
     OLD: (
         "while findmnt -rn -o OPTIONS --mountpoint /srv/data | tail -n 1 | tr , '\\n' | grep -qx ro; "
-        "do umount /srv/data; done; pkill -f 'w-\\$i.bin' ; rm -f /etc/rackwright/retired.json; "
+        "do umount /srv/data; done; pkill -f '[w]-\\$i.bin'; "
         "systemctl disable -q --now rackwright-service-address@lab-data 2>/dev/null; "
         f"ip addr replace {SERVICE}/24 dev lan0; systemctl start rackwright-lab-data; "
         "rm -rf /var/lib/rackwright/migration /srv/data/odd /srv/data/live; true"
@@ -219,7 +219,7 @@ def test_a_replacement_killed_in_the_bulk_copy_and_in_the_final_delta_completes_
     assert service_mac() == lan0_mac(NEW)
     assert guest(OLD, "systemctl is-active rackwright-lab-data", check=False).strip() == "inactive"
     assert SERVICE not in guest(OLD, "ip -o addr show dev lan0")
-    assert json.loads(guest(OLD, "cat /etc/rackwright/retired.json"))["replaced_by"] == NEW
+    assert json.loads(guest(OLD, "cat /var/lib/rackwright/migration/retired.json"))["replaced_by"] == NEW
     assert "ro" in guest(OLD, "findmnt -n -o OPTIONS --mountpoint /srv/data | tail -n 1").split(",")
 
     again = replace(*CONFIRM, *OVERRIDE)  # finished: nothing is copied again, nothing changes
