@@ -11,12 +11,14 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+# Every molecule/*/molecule.yml, sorted: `make scenarios` hands the same list to CI's molecule matrix.
+SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 PLAYBOOKS := $(wildcard playbooks/*.yml)
-# The jobs of .github/workflows/ci.yml (tests/unit/test_ci_workflow.py keeps the two lists equal).
+# The jobs of .github/workflows/ci.yml that test, besides `scenarios`, which only lists the molecule job's
+# matrix (tests/unit/test_ci_workflow.py keeps the two lists equal).
 JOBS := lint-unit molecule lab
 
-.PHONY: help setup system docker images lint sanity unit integration pristine pristine-image molecule test demo docs lock clean
+.PHONY: help setup system docker images lint sanity unit integration pristine pristine-image molecule scenarios test demo docs lock clean
 # system-LAYER, pristine-JOB and molecule-SCENARIO name no files: never delete them as intermediates
 .SECONDARY:
 
@@ -74,6 +76,9 @@ molecule: $(addprefix molecule-,$(SCENARIOS)) ## Every Molecule scenario (check,
 molecule-%: images ## One Molecule scenario, e.g. make molecule-base_os
 	@echo "== molecule scenario $*"
 	molecule -c .config/molecule/config.yml test -s $*
+
+scenarios: ## Print the Molecule scenarios as a JSON list (the CI molecule job's matrix)
+	@$(PYTHON) -c 'import json, sys; print(json.dumps(sys.argv[1:]))' $(SCENARIOS)
 
 pristine-image: setup system-pristine docker ## Build the bare Debian 12 image the pristine jobs start from (cached by recipe hash)
 	$(VENV_PY) scripts/build_images.py tests/pristine/image.yml

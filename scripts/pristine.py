@@ -14,8 +14,10 @@ installed by hand fails here first. The command runs as root in /src with `bash 
 Like a hosted runner it is root with what a VM allows (SYS_ADMIN: debootstrap mounts /proc; /dev/kvm where
 the host has it) and a running Docker daemon (this machine's socket; the docker CLI is
 not installed: `make docker` installs it). A job with a matrix gets one fresh container per matrix value, as
-GitHub gives each its own runner. What the job writes under reports/ (JUnit XML, the lab's consoles) comes
-back to reports/pristine/<job>[-<value>]/.
+GitHub gives each its own runner. A matrix another job derives (`${{ fromJSON(needs.JOB.outputs.NAME) }}`:
+the molecule job's scenarios) is that job's output, computed as on its runner: its run: steps, with bash in
+this work tree (a checkout), here on this machine, since it only lists files. What the job writes under
+reports/ (JUnit XML, the lab's consoles) comes back to reports/pristine/<job>[-<value>]/.
 
 Caches, as a hosted runner keeps them with actions/cache, are kept between runs to save time; they hold
 downloads and recipe-hashed build outputs, not installed state, so the container still starts bare: apt
@@ -24,10 +26,13 @@ Molecule's images live in the Docker daemon, keyed the same way.
 """
 
 import configparser
+import json
 import os
+import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +47,9 @@ HOST_CA = "/opt/rackwright-host-ca.crt"
 DOCKER_SOCKET = "/var/run/docker.sock"
 REPORTS = ROOT / "reports" / "pristine"
 PASS_ENV = ("PIP_", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "CI")
+# A matrix another job derives, and where that job takes the output from.
+NEEDS_OUTPUT = re.compile(r"\$\{\{\s*fromJSON\(\s*needs\.([\w-]+)\.outputs\.([\w-]+)\s*\)\s*\}\}")
+STEP_OUTPUT = re.compile(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}")
 
 
 def say(message: str) -> None:
@@ -123,6 +131,86 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     return [*args, IMAGE, "bash", "-e", "-c", script]
 
 
+def matrix_sources(flow: dict) -> dict[str, str]:
+    """{job that derives a matrix: the job whose matrix it is}, from each `fromJSON(needs.JOB.outputs.N)`."""
+    sources = {}
+    for job, spec in flow["jobs"].items():
+        matrix = spec.get("strategy", {}).get("matrix", {})
+        for values in matrix.values() if isinstance(matrix, dict) else []:
+            derived = NEEDS_OUTPUT.fullmatch(values.strip()) if isinstance(values, str) else None
+            if derived:
+                sources[derived.group(1)] = job
+    return sources
+
+
+def needed_output(flow: dict, job: str, needed: str, name: str) -> str:
+    """Output NAME of the job NEEDED (which JOB needs), as its runner computes it: its run: steps in order,
+    with bash in this work tree, each writing `key=value` lines to $GITHUB_OUTPUT. Only a job of a checkout
+    and run: steps is replayed so, on this machine: one that lists files, not one that installs or tests."""
+    needs = flow["jobs"][job].get("needs", [])
+    if needed not in ([needs] if isinstance(needs, str) else needs) or needed not in flow["jobs"]:
+        raise SystemExit(f"pristine: job {job}: its matrix reads needs.{needed}, a job it does not need")
+    spec = flow["jobs"][needed]
+    source = STEP_OUTPUT.fullmatch(str(spec.get("outputs", {}).get(name, "")).strip())
+    if not source:
+        raise SystemExit(
+            f"pristine: job {needed}: no output {name!r} that a step writes (steps.ID.outputs.KEY)"
+        )
+    # A runner has no make around the step: a MAKELEVEL from `make pristine-JOB` would make make print
+    # "Entering directory" into the output.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    written = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, step in enumerate(spec["steps"]):
+            if "uses" in step and not step["uses"].startswith("actions/checkout@"):
+                raise SystemExit(
+                    f"pristine: job {needed}: step uses {step['uses']}; only a checkout is replayed"
+                )
+            if "run" not in step:
+                continue
+            output = Path(tmp) / f"output-{number}"
+            output.touch()
+            env["GITHUB_OUTPUT"] = str(output)
+            run = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, env=env, check=False)
+            if run.returncode != 0:
+                raise SystemExit(
+                    f"pristine: job {needed}: step {step['run']!r} failed (exit {run.returncode})"
+                )
+            lines = output.read_text().splitlines()
+            if any("=" not in line for line in lines if line):
+                raise SystemExit(
+                    f"pristine: job {needed}: step {step['run']!r} wrote other than key=value lines"
+                )
+            written[step.get("id")] = dict(line.split("=", 1) for line in lines if line)
+    step_id, key = source.groups()
+    if key not in written.get(step_id, {}):
+        raise SystemExit(f"pristine: job {needed}: step {step_id!r} wrote no output {key!r}")
+    return written[step_id][key]
+
+
+def matrix_values(flow: dict, job: str) -> tuple[str | None, list]:
+    """JOB's matrix key and values, (None, [None]) for a job without a matrix; a derived matrix computed."""
+    matrix = flow["jobs"][job].get("strategy", {}).get("matrix", {})
+    if not isinstance(matrix, dict) or len(matrix) > 1:
+        raise SystemExit(f"pristine: job {job}: a matrix other than one key ({matrix})")
+    key, values = next(iter(matrix.items()), (None, [None]))
+    if isinstance(values, str):
+        derived = NEEDS_OUTPUT.fullmatch(values.strip())
+        if not derived:
+            raise SystemExit(
+                f"pristine: job {job}: matrix.{key} is {values!r}, not a list nor fromJSON(needs...)"
+            )
+        text = needed_output(flow, job, *derived.groups())
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"pristine: job {job}: matrix.{key} {text!r} is not JSON ({error})") from None
+        if not isinstance(values, list) or not values:
+            raise SystemExit(f"pristine: job {job}: matrix.{key} {text!r} is not a list of values")
+        say(f"job {job}: matrix.{key} from job {derived.group(1)}: {', '.join(map(str, values))}")
+    return key, values
+
+
 def job_runs(job: str) -> list[tuple[str, list[str]]]:
     """The runners JOB starts, as (label, command): one per matrix value, each running the make targets of
     the job's `run:` steps in .github/workflows/ci.yml, in order, as run_layers.py arguments.
@@ -136,11 +224,13 @@ def job_runs(job: str) -> list[tuple[str, list[str]]]:
         raise SystemExit(
             f"pristine: no job {job!r} in {WORKFLOW.relative_to(ROOT)} (jobs: {', '.join(flow['jobs'])})"
         )
+    if job in matrix_sources(flow):
+        raise SystemExit(
+            f"pristine: job {job} only lists job {matrix_sources(flow)[job]}'s matrix, which --job "
+            f"{matrix_sources(flow)[job]} computes from it"
+        )
     spec = flow["jobs"][job]
-    matrix = spec.get("strategy", {}).get("matrix", {})
-    if len(matrix) > 1:
-        raise SystemExit(f"pristine: job {job}: a matrix of more than one key ({', '.join(matrix)})")
-    key, values = next(iter(matrix.items()), (None, [None]))
+    key, values = matrix_values(flow, job)
     runs = []
     for value in values:
         targets = []

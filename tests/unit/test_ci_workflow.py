@@ -1,13 +1,15 @@
 """The pull-request workflow (.github/workflows/ci.yml) read the way a bare hosted runner would run it.
 
-Each job's `run:` steps must be make targets that install or depend on everything they need: a target that
-relies on something only a developer's machine has fails here with the job and step named. Every job's steps
-also run for real, in order, in pristine Debian containers (`make pristine`; `make test` runs the lint-unit
-and molecule jobs that way and the lab job's target on the host).
+Each testing job's `run:` steps must be make targets that install or depend on everything they need: a target
+that relies on something only a developer's machine has fails here with the job and step named. Every testing
+job's steps also run for real, in order, in pristine Debian containers (`make pristine`, which `make test`
+runs). The scenarios job only lists the molecule job's matrix (`make scenarios`), which nobody keeps by hand.
 """
 
+import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 SHA = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+# The molecule job's matrix: the scenarios job's output.
+DERIVED = "${{ fromJSON(needs.scenarios.outputs.scenarios) }}"
 # What a target must do, on a runner that has only the checkout and Python, before its own work: the layer
 # of the first target-name prefix that fits.
 LAYER_OF = (
@@ -33,17 +37,35 @@ def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
 
 
+def load_pristine():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import pristine
+    finally:
+        sys.path.pop(0)
+    return pristine
+
+
+def jobs_that_test() -> list[str]:
+    """The workflow's jobs but those that only derive another job's matrix (the scenarios job)."""
+    flow = workflow()
+    return [job for job in flow["jobs"] if job not in load_pristine().matrix_sources(flow)]
+
+
 def run_steps():
-    """(job, step command, make target) for every run: step of every job, one per matrix value."""
-    root_make = workflow()["env"]["ROOT_MAKE"]
-    for job_name, job in workflow()["jobs"].items():
-        matrix = job.get("strategy", {}).get("matrix", {}).get("scenario", [None])
+    """(job, step command, make target) for every run: step of every testing job, one per matrix value (a
+    derived matrix computed as its runner does, by scripts/pristine.py)."""
+    flow = workflow()
+    root_make = flow["env"]["ROOT_MAKE"]
+    for job_name in jobs_that_test():
+        job = flow["jobs"][job_name]
+        key, values = load_pristine().matrix_values(flow, job_name)
         for step in job["steps"]:
             if "run" not in step:
                 continue
-            for scenario in matrix:
+            for value in values:
                 command = step["run"].replace("$ROOT_MAKE", root_make)
-                command = command.replace("${{ matrix.scenario }}", str(scenario))
+                command = command.replace("${{ matrix." + str(key) + " }}", str(value))
                 match = re.fullmatch(r"(?:sudo --preserve-env=\S+ )?make (\S+)", command.strip())
                 assert match, (
                     f"job {job_name}: step `{step['run']}` is not one make target (as developers run)"
@@ -64,9 +86,82 @@ def test_workflow_is_valid_against_githubs_schema():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_matrix_follows_the_scenarios_that_exist():
-    matrix = workflow()["jobs"]["molecule"]["strategy"]["matrix"]["scenario"]
-    assert sorted(matrix) == scenarios(), f"molecule matrix {matrix} != scenarios in molecule/ {scenarios()}"
+def test_matrix_is_derived_from_the_scenarios_that_exist():
+    """No hand-kept list: the molecule job's matrix is the scenarios job's output, `make scenarios`, which
+    lists every molecule/*/molecule.yml; computed as the runner computes it, it is exactly the scenarios."""
+    flow = workflow()
+    molecule = flow["jobs"]["molecule"]
+    assert molecule["needs"] == "scenarios"
+    assert molecule["strategy"]["matrix"] == {"scenario": DERIVED}
+    pristine = load_pristine()
+    assert pristine.matrix_sources(flow) == {"scenarios": "molecule"}
+    assert pristine.matrix_values(flow, "molecule") == ("scenario", scenarios())
+    listed = subprocess.run(
+        ["make", "--no-print-directory", "scenarios"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(listed.stdout) == scenarios() == ["backup", "base_os", "hardware_health"]
+
+
+def test_the_matrix_is_computed_alike_under_make(monkeypatch):
+    """pristine runs under make (`make pristine-molecule`), whose MAKEFLAGS and MAKELEVEL would reach the
+    scenarios step's make; a runner has none. With `n` among them, that make would print its recipe."""
+    monkeypatch.setenv("MAKEFLAGS", "n")
+    monkeypatch.setenv("MAKELEVEL", "1")
+    assert load_pristine().matrix_values(workflow(), "molecule") == ("scenario", scenarios())
+
+
+def test_a_new_scenario_gets_its_runner_without_editing_the_workflow(tmp_path, monkeypatch):
+    """A copy of the tree with more scenarios (and a folder of molecule/ that is none): pristine, reading the
+    unchanged workflow, starts one runner per scenario, the new ones included, in `make scenarios` order."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(WORKFLOW, tmp_path / ".github" / "workflows" / "ci.yml")
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    for scenario in ("backup", "zz_new", "a-first"):
+        (tmp_path / "molecule" / scenario).mkdir(parents=True)
+        (tmp_path / "molecule" / scenario / "molecule.yml").write_text("---\n")
+    (tmp_path / "molecule" / "files").mkdir()
+    (tmp_path / "molecule" / "files" / "converge.yml").write_text("---\n")
+    pristine = load_pristine()
+    monkeypatch.setattr(pristine, "ROOT", tmp_path)
+    monkeypatch.setattr(pristine, "WORKFLOW", tmp_path / ".github" / "workflows" / "ci.yml")
+    runs = pristine.job_runs("molecule")
+    assert [label for label, _ in runs] == ["molecule-a-first", "molecule-backup", "molecule-zz_new"]
+    assert runs[2][1] == ["python3", "scripts/run_layers.py", "molecule-zz_new"]
+
+
+def test_pristine_names_a_matrix_it_cannot_compute():
+    pristine = load_pristine()
+    checkout = {"uses": "actions/checkout@" + "0" * 40}
+
+    def flow(step_run, needs="scenarios", output="${{ steps.list.outputs.scenarios }}"):
+        return {
+            "jobs": {
+                "scenarios": {
+                    "outputs": {"scenarios": output},
+                    "steps": [checkout, {"id": "list", "run": step_run}],
+                },
+                "molecule": {
+                    "needs": needs,
+                    "strategy": {"matrix": {"scenario": DERIVED}},
+                    "steps": [{"run": "make molecule-${{ matrix.scenario }}"}],
+                },
+            }
+        }
+
+    good = 'echo \'scenarios=["a", "b"]\' >> "$GITHUB_OUTPUT"'
+    assert pristine.matrix_values(flow(good), "molecule") == ("scenario", ["a", "b"])
+    with pytest.raises(SystemExit, match="a job it does not need"):
+        pristine.matrix_values(flow(good, needs=[]), "molecule")
+    with pytest.raises(SystemExit, match="no output 'scenarios' that a step writes"):
+        pristine.matrix_values(flow(good, output="[a]"), "molecule")
+    with pytest.raises(SystemExit, match="is not JSON"):
+        pristine.matrix_values(flow('echo "scenarios=a b" >> "$GITHUB_OUTPUT"'), "molecule")
+    with pytest.raises(SystemExit, match="is not a list of values"):
+        pristine.matrix_values(flow('echo "scenarios=[]" >> "$GITHUB_OUTPUT"'), "molecule")
+    with pytest.raises(SystemExit, match="wrote no output 'scenarios'"):
+        pristine.matrix_values(flow('echo "other=[1]" >> "$GITHUB_OUTPUT"'), "molecule")
+    with pytest.raises(SystemExit, match=r"failed \(exit 3\)"):
+        pristine.matrix_values(flow("exit 3"), "molecule")
 
 
 def test_actions_are_pinned_by_commit_and_superseded_runs_cancelled():
@@ -126,12 +221,14 @@ def test_a_removed_prerequisite_is_named(tmp_path):
 
 
 def test_make_test_replays_the_workflow_jobs():
-    """`make test` (the README's test command) is every job of the workflow, each replayed by
-    scripts/pristine.py in bare containers (one per matrix value), the lab job included."""
+    """`make test` (the README's test command) is every job of the workflow that tests, each replayed by
+    scripts/pristine.py in bare containers (one per matrix value), the lab job included; the scenarios job,
+    which only lists the molecule job's matrix, is computed by pristine for that job."""
     makefile = (ROOT / "Makefile").read_text()
     jobs = re.search(r"^JOBS := (.*)$", makefile, re.M).group(1).split()
-    assert jobs == list(workflow()["jobs"]), f"Makefile JOBS {jobs} != the workflow's jobs"
+    assert jobs == jobs_that_test(), f"Makefile JOBS {jobs} != the workflow's testing jobs"
     assert jobs == ["lint-unit", "molecule", "lab"], jobs
+    assert list(workflow()["jobs"]) == ["lint-unit", "scenarios", "molecule", "lab"]
     # The jobs run as CI runs them, side by side: the lab in its own lane, the others one after another.
     test = re.search(r"^test:.*\n\t.*run_layers\.py --lanes (.*)$", makefile, re.M).group(1)
     lanes = [lane.split() for lane in shlex.split(test)]
@@ -143,17 +240,14 @@ def test_make_test_replays_the_workflow_jobs():
 
 
 def test_pristine_replays_each_matrix_value_on_its_own_runner():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import pristine
-    finally:
-        sys.path.pop(0)
-    runs = dict(pristine.job_runs("molecule"))
-    assert sorted(runs) == [f"molecule-{s}" for s in scenarios()]
-    assert runs["molecule-backup"] == ["python3", "scripts/run_layers.py", "molecule-backup"]
+    pristine = load_pristine()
+    expected = [(f"molecule-{s}", ["python3", "scripts/run_layers.py", f"molecule-{s}"]) for s in scenarios()]
+    assert pristine.job_runs("molecule") == expected
     assert dict(pristine.job_runs("lab")) == {"lab": ["python3", "scripts/run_layers.py", "test-lab"]}
     with pytest.raises(SystemExit, match="no job 'nope'"):
         pristine.job_runs("nope")
+    with pytest.raises(SystemExit, match="job scenarios only lists job molecule's matrix"):
+        pristine.job_runs("scenarios")
 
 
 def test_run_layers_runs_lanes_side_by_side_and_names_every_failure(tmp_path):
@@ -181,11 +275,7 @@ def test_run_layers_runs_lanes_side_by_side_and_names_every_failure(tmp_path):
 def test_runners_side_by_side_keep_their_own_apt_cache(tmp_path):
     """apt locks its archive cache while it runs: two jobs of make test sharing one failed at once
     ("Unable to lock directory /var/cache/apt/archives/")."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import pristine
-    finally:
-        sys.path.pop(0)
+    pristine = load_pristine()
 
     def apt_mount(label):
         args = pristine.docker_args("x", ["true"], tmp_path / label)
