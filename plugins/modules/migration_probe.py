@@ -115,15 +115,15 @@ def free_bytes(path):
 
 
 def package_version(module, name, offered):
-    rc, out, _ = module.run_command(["dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", name])
-    status, _, version = out.partition(" ")
+    rc, out, dummy = module.run_command(["dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", name])
+    status, dummy, version = out.partition(" ")
     if rc == 0 and status == "installed" and version:
         return version
     if not offered:
         return None
-    rc, out, _ = module.run_command(["apt-cache", "policy", name], environ_update={"LC_ALL": "C"})
+    rc, out, dummy = module.run_command(["apt-cache", "policy", name], environ_update={"LC_ALL": "C"})
     for line in out.splitlines():
-        key, _, value = line.strip().partition(": ")
+        key, dummy, value = line.strip().partition(": ")
         if key == "Candidate" and value and value != "(none)":
             return value
     return None
@@ -160,7 +160,7 @@ def main():
                 result["nonempty"].append(path)
     result["packages"] = {name: package_version(module, name, not old) for name in params["packages"]}
     for unit in params["units"]:
-        rc, out, _ = module.run_command(["systemctl", "is-active", unit])
+        out = module.run_command(["systemctl", "is-active", unit])[1]
         if out.strip() in ("active", "activating", "reloading"):
             result["active_units"].append(unit)
     address = params["address"]
