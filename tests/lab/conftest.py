@@ -35,13 +35,15 @@ def pytest_collection_modifyitems(config, items):
     so the tests pass in any order (`-p random`, `-k`, one file), but each repair costs a boot (about 100 s
     under TCG), so tests marked `breaks_lab` (they kill a VM or take the lab down) are moved to the end.
     Before them come the tests built on `site_run` (the demo and the backup tests), so the tests that inject
-    faults and lay out disks run first on the lab as it boots.
+    faults and lay out disks run first on the lab as it boots; last among those, the ones marked
+    `after_site_tests` (the server replacement, which moves old-server's service and restores it afterwards).
     """
     if os.environ.get("RACKWRIGHT_LAB_TESTS") == "1":
         items.sort(  # stable sort
             key=lambda item: (
                 item.get_closest_marker("breaks_lab") is not None,
                 "site_run" in item.fixturenames,
+                item.get_closest_marker("after_site_tests") is not None,
             )
         )
         return

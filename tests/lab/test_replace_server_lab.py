@@ -13,14 +13,16 @@ import subprocess
 import time
 
 import pytest
-from conftest import ENV, ROOT, extra, guest, playbook, wait_for
+from conftest import ENV, ROOT, ensure_lab, extra, guest, playbook, wait_for
 
-pytestmark = [pytest.mark.lab, pytest.mark.breaks_lab]  # old-server is retired by it: run with the last tests
+# It needs site.yml's run (new-server's /srv/data volume, old-server's backups) and moves old-server's service
+# (put back after each test): run after the other tests built on that run, before those that break the lab.
+pytestmark = [pytest.mark.lab, pytest.mark.after_site_tests]
 OLD, NEW, PEER = "old-server", "new-server", "backup-host"
 SERVICE = "10.77.0.50"
 PAIR = ["-e", f"migration_old={OLD}", "-e", f"migration_new={NEW}"]
 CONFIRM = ["-e", f"confirm_replace_server={OLD},{NEW}"]
-OVERRIDE = ["-e", "migration_window_override=lab test, outside the lab's 01:00-05:00 UTC window"]
+OVERRIDE = extra({"migration_window_override": "lab test, whatever the hour (the lab window: 01-05 UTC)"})
 STATE_DIR = ROOT / "reports" / "migration" / f"{OLD}-to-{NEW}"
 # What a customer's data holds that copies get wrong: odd names, a hard link, a sparse file, an ACL, an xattr.
 SEED_ODD_FILES = (
@@ -53,6 +55,8 @@ RESTORE = {
         "nft delete table inet rackwright 2>/dev/null; true"
     ),
 }
+# Every file's sha256 under /srv/data (cat -v: a name that is not UTF-8 stays readable).
+SUMS = "cd /srv/data && find . -type f -print0 | sort -z | xargs -0 sha256sum | cat -v"
 FETCH = (
     "python3 -c 'import urllib.request as u; "
     f'print(u.urlopen("http://{SERVICE}/SHA256SUMS", timeout=5).read().decode(), end="")\''
@@ -69,6 +73,7 @@ def restore():
 def lab_ready(site_run):
     """The lab after site.yml (new-server's /srv/data on RAID1+LVM, old-server backed up to backup-host), both
     hosts as before a replacement, and old-server's data seeded with what copies get wrong; restored after."""
+    ensure_lab()
     restore()
     guest(OLD, SEED_ODD_FILES)
     yield
@@ -123,7 +128,7 @@ def test_a_failure_after_the_cutover_puts_the_service_back_on_the_old_server(lab
     guest(NEW, "nft add table inet rackwright_fault && nft add chain inet rackwright_fault input "
                "'{ type filter hook input priority -10; }' && nft add rule inet rackwright_fault input "
                "tcp dport 80 drop")  # fmt: skip
-    before = guest(OLD, "cd /srv/data && find . -type f -print0 | sort -z | xargs -0 sha256sum")
+    before = guest(OLD, SUMS)
     run = replace(*CONFIRM, *OVERRIDE)
     assert run.returncode != 0
     assert "ROLLED BACK" in run.output and f"{OLD} runs lab-data again" in run.output, run.output[-3000:]
@@ -134,7 +139,7 @@ def test_a_failure_after_the_cutover_puts_the_service_back_on_the_old_server(lab
     assert report["status"] == "critical" and report["reasons"][0].startswith("rolled back: ")
     # old-server serves again, from the data it had at the freeze, writable again; new-server let go.
     assert guest(OLD, "systemctl is-active rackwright-lab-data").strip() == "active"
-    assert guest(OLD, "cd /srv/data && find . -type f -print0 | sort -z | xargs -0 sha256sum") == before
+    assert guest(OLD, SUMS) == before
     guest(OLD, "touch /srv/data/.writable && rm /srv/data/.writable")
     assert guest(PEER, FETCH) == guest(OLD, "cat /srv/data/SHA256SUMS")
     assert service_mac() == lan0_mac(OLD)
@@ -186,8 +191,9 @@ def test_a_replacement_killed_in_the_bulk_copy_and_in_the_final_delta_completes_
     done = replace(*CONFIRM, *OVERRIDE)
     assert done.returncode == 0, done.output[-4000:]
     record = state()
-    assert list(record["done"]) == ["preflight", "archive", "bulk", "freeze", "final", "verify", "cutover",
-                                    "acceptance"]  # fmt: skip
+    assert [step["step"] for step in record["steps"]] == [
+        "preflight", "archive", "bulk", "freeze", "final", "verify", "cutover", "acceptance"
+    ]  # fmt: skip
     verify = next(s for s in record["steps"] if s["step"] == "verify")["details"]
     assert (
         verify["verification"][0].startswith("verified: all ")
@@ -203,11 +209,10 @@ def test_a_replacement_killed_in_the_bulk_copy_and_in_the_final_delta_completes_
     assert "FAILED" not in guest(NEW, "cd /srv/data && sha256sum -c SHA256SUMS")
     listing = (
         "cd /srv/data && find . -path ./lost+found -prune -o -print0 | sort -z "
-        "| xargs -0 stat -c '%n|%s|%a|%u|%g|%h|%Y'"
+        "| xargs -0 stat -c '%n|%s|%a|%u|%g|%h|%Y' | cat -v"
     )
     assert guest(NEW, listing) == guest(OLD, listing)
-    sums = "cd /srv/data && find . -type f -print0 | sort -z | xargs -0 sha256sum"
-    assert guest(NEW, sums) == guest(OLD, sums)
+    assert guest(NEW, SUMS) == guest(OLD, SUMS)
     assert guest(NEW, "ls /srv/data/live | wc -l") == written
     assert int(guest(NEW, "du -k /srv/data/odd/sparse.img").split()[0]) < 1024  # 8 MiB, still sparse
     assert "user:1234:r--" in guest(NEW, "getfacl -c /srv/data/db/customers.csv")
