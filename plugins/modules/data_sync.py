@@ -21,6 +21,8 @@ description:
     difference and fails the task)."
   - Fails with rsync's exit code in words and its last error line; RV(items) lists what the pass changed (or,
     in check mode and for C(proof), would change).
+  - A copy that an interrupted run left behind (an rsync still running with O(ssh_key), its controller gone)
+    is stopped first, so two passes never write to the destination at once (RV(stopped_earlier)).
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
@@ -114,10 +116,17 @@ elapsed_s:
   description: Seconds the pass took.
   returned: always
   type: float
+stopped_earlier:
+  description: Process ids of a copy with the same key that an interrupted run left running, stopped first.
+  returned: always
+  type: list
+  elements: int
 """
 
+import contextlib
 import os
 import shlex
+import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -132,6 +141,30 @@ def rsh(params):
     if params["known_hosts"]:
         ssh += ["-o", f"UserKnownHostsFile={params['known_hosts']}"]
     return shlex.join(ssh)
+
+
+def stop_earlier_copies(key):
+    """Stop the rsync and ssh processes of an earlier pass that used KEY (its run was killed, the copy went
+    on): SIGTERM, then SIGKILL after 10 s. Returns their process ids."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (os.getpid(), os.getppid()):
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) in (b"rsync", b"ssh") and any(key.encode() in arg for arg in argv):
+            found.append(int(entry))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in found):
+            time.sleep(0.2)
+    return found
 
 
 def main():
@@ -168,6 +201,7 @@ def main():
     )
     if module.check_mode and params["phase"] != "proof":
         argv.insert(1, "--dry-run")
+    stopped = stop_earlier_copies(params["ssh_key"]) if params["dest_host"] and not module.check_mode else []
     began = time.monotonic()
     rc, stdout, stderr = module.run_command(argv, environ_update={"LC_ALL": "C"})
     parsed = rsync.parse(stdout, stderr)
@@ -181,6 +215,7 @@ def main():
         vanished=parsed["vanished"],
         rc=rc,
         elapsed_s=round(time.monotonic() - began, 2),
+        stopped_earlier=stopped,
         changed=bool(parsed["items"]) and params["phase"] != "proof",
     )
     if not ok:
