@@ -12,8 +12,8 @@ description:
     is contacted and returns the service; it fails with every problem at once.
   - C(migration_preflight) turns what both hosts reported into the list of reasons the replacement must not
     start (empty when it may).
-  - C(migration_step) returns the state record with a step finished; C(migration_report) renders the state
-    as the Markdown report.
+  - C(migration_step) returns the state record with a step finished; C(migration_verdict) its result record's
+    C({status, reasons}); C(migration_report) renders the state as the Markdown report.
 """
 
 import json
@@ -45,6 +45,10 @@ def migration_step(state, step, details=None, now=None):
         raise AnsibleFilterError(f"migration_step: {exc}") from None
 
 
+def migration_verdict(state):
+    return migration.verdict(state)
+
+
 def migration_report(state, verification=None):
     return migration.report_markdown(state, verification)
 
@@ -55,5 +59,6 @@ class FilterModule:
             "migration_request": migration_request,
             "migration_preflight": migration_preflight,
             "migration_step": migration_step,
+            "migration_verdict": migration_verdict,
             "migration_report": migration_report,
         }

@@ -194,6 +194,20 @@ def record_step(state, step, details=None, now=None):
     return state
 
 
+def verdict(state):
+    """The migration record's {status, reasons} from the state record: ok once the new host was accepted with
+    the service, critical after a rollback or a failed step, warning while the replacement is under way."""
+    upcoming = next((step for step in STEPS if step not in state.get("done", {})), "")
+    if state.get("status") == "done":
+        return {"status": "ok", "reasons": []}
+    if state.get("rollback"):
+        return {"status": "critical", "reasons": [f"rolled back: {state['rollback'].get('reason')}"]}
+    if state.get("failure"):
+        reason = state["failure"].get("reason")
+        return {"status": "critical", "reasons": [f"failed before {upcoming}: {reason}"]}
+    return {"status": "warning", "reasons": [f"{state.get('status')}; next: {upcoming}"]}
+
+
 def report_markdown(state, verification=None):
     """The migration report people read: steps with times, what moved, the proof, the archive, a rollback."""
     lines = [f"# Server replacement: {state.get('old')} -> {state.get('new')}", ""]

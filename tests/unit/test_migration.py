@@ -148,5 +148,12 @@ def test_the_state_record_finishes_each_step_once_in_order_and_clears_a_recorded
     report = migration.report_markdown(dict(state, old="old", new="new"))
     assert report.startswith("# Server replacement: old -> new\n\n**Status:** done")
     assert "| archive | 2026-12-07T01:05:00+00:00 | snapshots: ['0a1b2c3d'] |" in report
+    assert migration.verdict(state) == {"status": "ok", "reasons": []}
+    first = migration_step("", "preflight", now="t")
+    assert migration.verdict(first) == {"status": "warning", "reasons": ["preflight finished; next: archive"]}
+    failed = dict(first, failure={"reason": "backup-host unreachable"})
+    assert migration.verdict(failed)["reasons"] == ["failed before archive: backup-host unreachable"]
+    back = dict(state, status="rolled back", rollback={"reason": "port 80 filtered", "at": "t"})
+    assert migration.verdict(back) == {"status": "critical", "reasons": ["rolled back: port 80 filtered"]}
     rolled = migration.report_markdown(dict(state, rollback={"reason": "port 80 filtered", "at": "t"}))
     assert "**Rolled back:** port 80 filtered (at t)" in rolled
