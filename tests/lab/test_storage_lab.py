@@ -27,7 +27,7 @@ def layout(size: str = "512M") -> dict:
                         "size": size,
                         "fs_type": "ext4",
                         "fs_label": "srv",
-                        "mount_point": "/srv/app",
+                        "mount_point": "/srv/data",
                         "mount_options": "defaults,noatime",
                     }
                 ],
@@ -52,7 +52,7 @@ def test_check_mode_shows_the_plan_and_touches_nothing(blank):
         "pvcreate --yes /dev/md/data",
         "lvcreate --yes --wipesignatures y -L 536870912b -n srv vg_data",
         "mkfs.ext4 -q -L srv /dev/vg_data/srv",
-        "would create ext4 and mount it at /srv/app",
+        "would create ext4 and mount it at /srv/data",
     ):
         assert command in run.stdout
     assert "md127" not in guest(HOST, "cat /proc/mdstat")
@@ -64,12 +64,12 @@ def test_creates_raid1_lvm_ext4_mounted_by_uuid(blank):
     assert run.returncode == 0, run.output[-3000:]
     state = guest(
         HOST,
-        "cat /proc/mdstat; findmnt -n -o SOURCE,FSTYPE /srv/app; grep /srv/app /etc/fstab; "
+        "cat /proc/mdstat; findmnt -n -o SOURCE,FSTYPE /srv/data; grep /srv/data /etc/fstab; "
         "grep ^ARRAY /etc/mdadm/mdadm.conf; lvs --noheadings -o lv_size --units m vg_data/srv",
     )
     assert re.search(r"md127 : active raid1 (vd[bc]\[\d\] ?){2}", state), state
     assert "/dev/mapper/vg_data-srv ext4" in state
-    assert re.search(r"^UUID=[0-9a-f-]{36} /srv/app ext4 defaults,noatime", state, re.MULTILINE), state
+    assert re.search(r"^UUID=[0-9a-f-]{36} /srv/data ext4 defaults,noatime", state, re.MULTILINE), state
     assert "ARRAY /dev/md/data metadata=1.2 name=new-server:data UUID=" in state
     assert "512.00m" in state
 
@@ -81,22 +81,22 @@ def test_second_run_changes_nothing(blank):
 
 
 def test_grow_lv_and_mounted_filesystem_online(blank):
-    guest(HOST, "echo keep-me > /srv/app/keep.txt")
-    before = int(guest(HOST, "df -B1 --output=size /srv/app | tail -1"))
+    guest(HOST, "echo keep-me > /srv/data/keep.txt")
+    before = int(guest(HOST, "df -B1 --output=size /srv/data | tail -1"))
     run = playbook("playbooks/storage.yml", *extra(layout("768M")))
     assert run.returncode == 0, run.output[-3000:]
     assert "lvextend --resizefs -L 805306368b vg_data/srv" in run.stdout
-    after = int(guest(HOST, "df -B1 --output=size /srv/app | tail -1"))
+    after = int(guest(HOST, "df -B1 --output=size /srv/data | tail -1"))
     assert after > before + 200 * 2**20, (before, after)
-    assert guest(HOST, "findmnt -n -o TARGET /srv/app; cat /srv/app/keep.txt").split() == [
-        "/srv/app",
+    assert guest(HOST, "findmnt -n -o TARGET /srv/data; cat /srv/data/keep.txt").split() == [
+        "/srv/data",
         "keep-me",
     ]
 
 
 def test_bad_input_fails_before_anything_changes(blank):
     bad = layout("5G")
-    bad["storage_volume_groups"][0]["volumes"][0]["mount_point"] = "srv/app"
+    bad["storage_volume_groups"][0]["volumes"][0]["mount_point"] = "srv/data"
     bad["storage_raids"] = [
         {"name": "data", "level": 5, "devices": ["serial:RAID-A-0001", "serial:NO-SUCH-DISK"]}
     ]
@@ -104,7 +104,7 @@ def test_bad_input_fails_before_anything_changes(blank):
     assert run.returncode != 0
     assert "storage_raids[data]: RAID level 5 needs at least 3 member devices, got 2" in run.stdout
     assert "disk serial:NO-SUCH-DISK does not exist" in run.stdout
-    assert "mount_point 'srv/app' is not an absolute path" in run.stdout
+    assert "mount_point 'srv/data' is not an absolute path" in run.stdout
     assert recap(run)["changed"] == 0
 
 
@@ -167,7 +167,7 @@ def test_refuses_to_fail_the_last_in_sync_member(blank):
     assert "sda" not in mdstat, mdstat
     assert guest(HOST, "cat /sys/block/md127/md/dev-vdb/state").strip() == "in_sync"
     assert "linux_raid_member" not in guest(HOST, "blkid -p -o export /dev/sda; true")
-    assert guest(HOST, "cat /srv/app/keep.txt").strip() == "keep-me"
+    assert guest(HOST, "cat /srv/data/keep.txt").strip() == "keep-me"
 
 
 def test_degrade_and_rebuild_through_replace_disk(blank):
@@ -189,4 +189,4 @@ def test_degrade_and_rebuild_through_replace_disk(blank):
     assert re.search(r"active sync\s+/dev/sda$", detail, re.M), detail
     again = replace_disk("storage_replace_new_device=serial:SATA-S1-0003")
     assert again.returncode == 0 and recap(again)["changed"] == 0, again.output[-3000:]
-    assert guest(HOST, "cat /srv/app/keep.txt").strip() == "keep-me"
+    assert guest(HOST, "cat /srv/data/keep.txt").strip() == "keep-me"
