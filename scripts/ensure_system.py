@@ -22,8 +22,9 @@ LAYERS = {
     # The backup role checks schedules with systemd-analyze, on targets and in its unit tests on localhost;
     # a bare container has no systemd (issue 17: the pristine lint-unit job failed on that).
     "unit": ["systemd"],
-    # The backup runner on a real restic repository; data_sync copying a tree with ACLs and xattrs for real.
-    "integration": ["restic", "rsync", "acl", "attr"],
+    # The backup runner on a real restic repository; data_sync copying a tree with ACLs and xattrs for real;
+    # a replacement moving a DNS name by signed dynamic update on a real BIND (named).
+    "integration": ["restic", "rsync", "acl", "attr", "bind9"],
     "molecule": ["docker.io", "debootstrap"],  # container engine; images built without a registry
     "pristine": ["docker.io", "debootstrap"],  # a bare Debian container for the lint and unit layers
     "lab": [

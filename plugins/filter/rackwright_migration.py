@@ -32,8 +32,8 @@ def migration_request(hostvars, old, new, inventory_hosts):
     return services[old]
 
 
-def migration_preflight(facts, old, new, margin=0.1, health=None, acceptance="skip"):
-    return migration.preflight_problems(old, new, facts, float(margin), health, acceptance)
+def migration_preflight(facts, old, new, margin=0.1, health=None, acceptance="skip", dns=None):
+    return migration.preflight_problems(old, new, facts, float(margin), health, acceptance, dns)
 
 
 def migration_step(state, step, details=None, now=None):

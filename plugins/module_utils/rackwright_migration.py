@@ -3,7 +3,8 @@
 """A server replacement's plan, its pre-flight judgment, its state record and its report.
 
 The service a host runs is declared once, in the inventory variable ``rackwright_service`` of that host:
-``{name, units, paths, address: {address, interface}, port, packages}``. The migration (roles/migration,
+``{name, units, paths, address: {address, interface} | dns: {name, server, key_name, key_secret, ...}, port,
+packages}``. The migration (roles/migration,
 playbooks/replace_server.yml) moves it from the old host to the new one in steps that finish in order
 (STEPS); the state record on the controller says which finished, so a run that was interrupted continues
 where it stopped, and nothing is ever copied to the new host once the cutover has happened.
@@ -14,7 +15,14 @@ import ipaddress
 import re
 
 STEPS = ("preflight", "archive", "bulk", "freeze", "final", "verify", "cutover", "acceptance")
-SERVICE_KEYS = {"name", "units", "paths", "address", "port", "packages"}
+SERVICE_KEYS = {"name", "units", "paths", "address", "dns", "port", "packages"}
+DNS_KEYS = {"name", "zone", "server", "port", "ttl", "key_name", "key_secret", "key_algorithm"}
+DNS_REQUIRED = ("name", "server", "key_name", "key_secret")
+# The TSIG algorithms community.general.nsupdate signs with.
+DNS_ALGORITHMS = ("hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5")
+_FQDN_RE = re.compile(
+    r"^(?=.{1,253}\.?$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{1,63}\.?$"
+)
 _UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.(service|socket|timer|target|mount)$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _PATH_RE = re.compile(r"^/(?:[^/\0]+/?)*$")
@@ -62,6 +70,12 @@ def service_problems(spec, name="rackwright_service"):
             ):
                 problems.append(f"{name}.paths[{i}]: {path} lies inside another path of the list")
     problems += _address_problems(spec.get("address"), f"{name}.address")
+    problems += _dns_problems(spec.get("dns"), f"{name}.dns")
+    if spec.get("address") is not None and spec.get("dns") is not None:
+        problems.append(
+            f"{name}: declares both address and dns; a service moves by one of them (its address moves with "
+            "gratuitous ARP, or its DNS name is pointed at the new host)"
+        )
     port = spec.get("port")
     if port is not None and not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
         problems.append(f"{name}.port: expected a TCP port 1-65535, got {port!r}")
@@ -93,6 +107,95 @@ def _address_problems(address, where):
     return problems
 
 
+def _dns_problems(dns, where):
+    if dns is None:
+        return []
+    if not isinstance(dns, dict):
+        return [
+            f"{where}: expected {{name, server, key_name, key_secret[, zone, port, ttl, key_algorithm]}}, "
+            f"got {dns!r}"
+        ]
+    problems = [
+        f"{where}.{key}: unknown key (expected {', '.join(sorted(DNS_KEYS))})"
+        for key in dns
+        if key not in DNS_KEYS
+    ]
+    problems += [f"{where}.{key}: missing" for key in DNS_REQUIRED if key not in dns]
+    for key in ("name", "zone"):
+        if key in dns and not (isinstance(dns[key], str) and _FQDN_RE.match(dns[key])):
+            problems.append(f"{where}.{key}: expected a DNS name like 'data.example.net', got {dns[key]!r}")
+    if "name" in dns and "zone" in dns and not problems:
+        name, zone = dns["name"].rstrip(".").lower(), dns["zone"].rstrip(".").lower()
+        if not (name == zone or name.endswith("." + zone)):
+            problems.append(f"{where}.name: {dns['name']} is not in the zone {dns['zone']}")
+    if "server" in dns:
+        try:
+            ipaddress.ip_address(dns["server"])
+        except (TypeError, ValueError):
+            problems.append(
+                f"{where}.server: expected the IP address of the authoritative server, got {dns['server']!r}"
+            )
+    for key, low, high in (("port", 1, 65535), ("ttl", 1, 86400)):
+        value = dns.get(key)
+        if value is not None and not (
+            isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        ):
+            problems.append(f"{where}.{key}: expected a number {low}-{high}, got {value!r}")
+    for key in ("key_name", "key_secret"):
+        if key in dns and not (isinstance(dns[key], str) and dns[key].strip()):
+            problems.append(f"{where}.{key}: expected the TSIG key's {key[4:]} (a non-empty string)")
+    algorithm = dns.get("key_algorithm")
+    if algorithm is not None and algorithm not in DNS_ALGORITHMS:
+        problems.append(
+            f"{where}.key_algorithm: expected one of {', '.join(DNS_ALGORITHMS)}, got {algorithm!r}"
+        )
+    return problems
+
+
+def dns_problems(old, new, facts, dns):
+    """Why the service's DNS name cannot be moved from OLD to NEW. DNS: what the controller read at the
+    name's server before anything moved, {name, server, type, values, ttl, max_ttl, target, error, key_error};
+    FACTS: host -> migration_probe result (its ``addresses``)."""
+    if not dns:
+        return []
+    name, server = dns.get("name"), dns.get("server")
+    if dns.get("error"):
+        return [f"DNS: cannot read {name} at {server}: {dns['error']}"]
+    problems = []
+    values, kind = list(dns.get("values") or []), dns.get("type", "A")
+    old_addresses = (facts.get(old) or {}).get("addresses") or []
+    new_addresses = (facts.get(new) or {}).get("addresses") or []
+    if not values:
+        problems.append(f"DNS: {name} has no {kind} record at {server}: nothing points clients at {old}")
+    elif len(values) > 1:
+        problems.append(
+            f"DNS: {name} has {len(values)} {kind} records ({', '.join(values)}); a replacement moves one"
+        )
+    elif values[0] not in old_addresses:
+        problems.append(
+            f"DNS: {name} points at {values[0]}, which is not an address of {old} "
+            f"({', '.join(old_addresses) or 'none reported'}): was the cutover done another way?"
+        )
+    target = dns.get("target")
+    if target not in new_addresses:
+        problems.append(
+            f"DNS: {name} would point at {target} (migration_dns_address), which is not an address of {new} "
+            f"({', '.join(new_addresses) or 'none reported'})"
+        )
+    ttl, max_ttl = dns.get("ttl"), dns.get("max_ttl")
+    if isinstance(ttl, int) and isinstance(max_ttl, int) and ttl > max_ttl:
+        problems.append(
+            f"DNS: {name} has a TTL of {ttl} s, over migration_dns_max_ttl ({max_ttl} s): clients would keep "
+            f"reaching {old} for up to {ttl} s after the cutover; lower the TTL at least {ttl} s before the "
+            "window"
+        )
+    if dns.get("key_error"):
+        problems.append(
+            f"DNS: the update key {dns.get('key_name')} is not accepted by {server}: {dns['key_error']}"
+        )
+    return problems
+
+
 def request_problems(old, new, inventory_hosts, services):
     """Why the pair OLD -> NEW cannot be planned (before any host is contacted); SERVICES: host -> its
     rackwright_service (None where unset)."""
@@ -112,12 +215,12 @@ def request_problems(old, new, inventory_hosts, services):
     return problems
 
 
-def preflight_problems(old, new, facts, margin, health=None, acceptance="skip"):
+def preflight_problems(old, new, facts, margin, health=None, acceptance="skip", dns=None):
     """Every reason the replacement must not start, all at once, from what both hosts reported.
 
     FACTS: host -> the migration_probe result of that host (sizes, free, packages, active_units,
     address_held, nonempty); HEALTH: host -> hardware_health_result; ACCEPTANCE: the new host's acceptance
-    record (None: none was published), or "skip" when pre-flight acceptance is off.
+    record (None: none was published), or "skip" when pre-flight acceptance is off; DNS: see dns_problems.
     """
     o, n = facts.get(old) or {}, facts.get(new) or {}
     problems = []
@@ -157,6 +260,7 @@ def preflight_problems(old, new, facts, margin, health=None, acceptance="skip"):
         f"{new}: {path} holds files this migration did not copy (move them away first)"
         for path in n.get("nonempty", [])
     ]
+    problems += dns_problems(old, new, facts, dns)
     if acceptance != "skip":
         status = (acceptance or {}).get("status", "unknown")
         if status != "ok":

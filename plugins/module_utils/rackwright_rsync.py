@@ -10,14 +10,25 @@ A server replacement copies in three kinds of pass (``../shared/notes/anchors-ne
 - ``proof``: a checksum dry run (``-c -n``) after the final pass; any itemized line is a difference.
 
 Every pass keeps owners (numeric ids), modes, ACLs, xattrs, hard links, sparse files and times
-(``-aHAXS --numeric-ids``), and deletes on the destination what the source no longer has. Output is
+(``-aHAXS --numeric-ids``), and deletes on the destination what the source no longer has. Times are compared
+to the nanosecond (``--modify-window=-1``): with the default whole-second comparison rsync leaves a directory,
+symlink or FIFO it created in the same second as the source's mtime with the wrong nanoseconds, and the
+verification's manifest then differs. Output is
 ``--itemize-changes`` (``YXcstpoguax path``; rsync escapes a newline in a name as ``\\#012``) and ``--stats``.
 """
 
 import re
 
 PHASES = ("bulk", "final", "proof")
-BASE_OPTIONS = ("-aHAXS", "--numeric-ids", "--delete", "--itemize-changes", "--stats", "--no-human-readable")
+BASE_OPTIONS = (
+    "-aHAXS",
+    "--numeric-ids",
+    "--modify-window=-1",
+    "--delete",
+    "--itemize-changes",
+    "--stats",
+    "--no-human-readable",
+)
 # rsync's exit codes (rsync(1), EXIT VALUES) in a technician's words.
 EXIT_CODES = {
     1: "syntax or usage error",

@@ -14,7 +14,8 @@ description:
   - Runs rsync on this host (the old server), copying the contents of O(src) into O(dest) on O(dest_host) over
     SSH, host to host (the data never passes through the controller), or into a local O(dest) without
     O(dest_host). Owners and groups (numeric ids), modes, ACLs, xattrs, hard links, sparse files and times are
-    kept (C(-aHAXS --numeric-ids)) and what the source no longer has is deleted on the destination.
+    kept (C(-aHAXS --numeric-ids), times compared to the nanosecond) and what the source no longer has is
+    deleted on the destination.
   - "O(phase): C(bulk) while the service is live (files that vanish while rsync reads the tree, rsync exit 24,
     are expected and listed in RV(vanished)); C(final) after the freeze (exit 24 now fails: something still
     writes); C(proof) a checksum dry run after the final pass that must find nothing (every item it finds is a

@@ -16,6 +16,8 @@ description:
     directory that exists), the version of each package it has or would install, which of the service's units
     already run, whether it holds the service address, and which data paths already hold files that this
     migration did not copy (O(marker) marks a host a previous run of it filled).
+  - On both reports every address the host holds (the service's DNS name must point at one of the old host's
+    before the cutover, and will point at one of the new host's after it).
   - Changes nothing; the replacement's pre-flight judges what both sides reported
     (C(rackwright.infra.migration_preflight)).
 version_added: "1.0.0"
@@ -82,6 +84,12 @@ address_held:
   description: Whether this host holds the service address (null when no address is declared).
   returned: always
   type: bool
+addresses:
+  description: Every IPv4 and IPv6 address the host holds, without its prefix length.
+  returned: always
+  type: list
+  elements: str
+  sample: [127.0.0.1, 10.77.0.11, "::1"]
 nonempty:
   description: Data paths on the new host that hold files this migration did not copy.
   returned: always
@@ -129,6 +137,17 @@ def package_version(module, name, offered):
     return None
 
 
+def held_addresses(ip_output):
+    """The addresses in `ip -o addr show` output ("2: lan0    inet 10.77.0.11/24 brd ... scope global")."""
+    held = []
+    for line in ip_output.splitlines():
+        fields = line.split()
+        for family in ("inet", "inet6"):
+            if family in fields[:-1]:
+                held.append(fields[fields.index(family) + 1].split("/")[0])
+    return held
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -146,6 +165,12 @@ def main():
     result = dict(
         changed=False, sizes={}, free={}, packages={}, active_units=[], address_held=None, nonempty=[]
     )
+    rc, out, err = module.run_command(["ip", "-o", "addr", "show"])
+    if rc != 0:
+        module.fail_json(
+            msg=f"migration_probe: cannot list the host's addresses (ip -o addr show): {err.strip()}"
+        )
+    result["addresses"] = held_addresses(out)
     for path in params["paths"]:
         if old:
             if not os.path.isdir(path):

@@ -21,8 +21,13 @@ SERVICE = {
 }
 
 
+DNS = {"name": "crm.example.net", "zone": "example.net", "server": "10.0.0.2", "key_name": "rackwright",
+       "key_secret": "c2VjcmV0", "ttl": 60}  # fmt: skip
+
+
 def test_a_sound_service_has_no_problem():
     assert migration.service_problems(SERVICE) == []
+    assert migration.service_problems({**SERVICE, "address": None, "dns": DNS}) == []
     assert (
         migration.service_problems({"name": "web", "units": ["nginx.service"], "paths": ["/srv/www"]}) == []
     )
@@ -53,10 +58,42 @@ def test_a_sound_service_has_no_problem():
         ({"port": 70000}, "rackwright_service.port: expected a TCP port 1-65535, got 70000"),
         ({"port": True}, "rackwright_service.port: expected a TCP port"),
         ({"packages": "postgresql"}, "rackwright_service.packages: expected a list of Debian package names"),
+        ({"dns": DNS}, "rackwright_service: declares both address and dns; a service moves by one of them"),
+        (
+            {"address": None, "dns": "crm.example.net"},
+            "rackwright_service.dns: expected {name, server, key_name",
+        ),
+        (
+            {"address": None, "dns": {**DNS, "ttl": 0}},
+            "rackwright_service.dns.ttl: expected a number 1-86400",
+        ),
+        ({"address": None, "dns": {**DNS, "colour": 1}}, "rackwright_service.dns.colour: unknown key"),
+        ({"address": None, "dns": {"name": "crm.example.net"}}, "rackwright_service.dns.server: missing"),
+        (
+            {"address": None, "dns": {**DNS, "server": "ns1"}},
+            "rackwright_service.dns.server: expected the IP",
+        ),
+        (
+            {"address": None, "dns": {**DNS, "name": "crm..net"}},
+            "rackwright_service.dns.name: expected a DNS name",
+        ),
+        (
+            {"address": None, "dns": {**DNS, "zone": "other.net"}},
+            "dns.name: crm.example.net is not in the zone",
+        ),
+        (
+            {"address": None, "dns": {**DNS, "key_secret": ""}},
+            "dns.key_secret: expected the TSIG key's secret",
+        ),
+        (
+            {"address": None, "dns": {**DNS, "key_algorithm": "md5"}},
+            "dns.key_algorithm: expected one of hmac-",
+        ),
     ],
 )
 def test_every_bad_service_field_is_named(change, problem):
-    problems = migration.service_problems({**SERVICE, **change})
+    service = {**SERVICE, **change}
+    problems = migration.service_problems({k: v for k, v in service.items() if v is not None})
     assert any(problem in p for p in problems), problems
     assert migration.service_problems("postgres")[0].startswith("rackwright_service: expected a mapping")
 
@@ -157,3 +194,30 @@ def test_the_state_record_finishes_each_step_once_in_order_and_clears_a_recorded
     assert migration.verdict(back) == {"status": "critical", "reasons": ["rolled back: port 80 filtered"]}
     rolled = migration.report_markdown(dict(state, rollback={"reason": "port 80 filtered", "at": "t"}))
     assert "**Rolled back:** port 80 filtered (at t)" in rolled
+
+
+def test_a_service_that_moves_by_dns_is_judged_on_what_the_name_holds():
+    read = {
+        "name": "crm.example.net",
+        "server": "10.0.0.2",
+        "type": "A",
+        "values": ["10.0.0.11"],
+        "ttl": 60,
+        "max_ttl": 300,
+        "target": "10.0.0.12",
+        "error": "",
+        "key_name": "rackwright",
+        "key_error": "",
+    }
+    pair = facts()
+    pair["old"]["addresses"], pair["new"]["addresses"] = ["10.0.0.11"], ["10.0.0.12"]
+    assert migration.preflight_problems("old", "new", pair, 0.1, dns=read) == []
+    assert migration.preflight_problems("old", "new", pair, 0.1, dns={**read, "target": "10.0.0.99"}) == [
+        "DNS: crm.example.net would point at 10.0.0.99 (migration_dns_address), which is not an address of "
+        "new (10.0.0.12)"
+    ]
+    refused = {**read, "key_error": "TSIG update error (PeerBadKey): The peer didn't know the key we used"}
+    assert migration.preflight_problems("old", "new", pair, 0.1, dns=refused) == [
+        "DNS: the update key rackwright is not accepted by 10.0.0.2: TSIG update error (PeerBadKey): The "
+        "peer didn't know the key we used"
+    ]
