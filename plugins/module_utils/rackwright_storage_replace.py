@@ -216,17 +216,28 @@ def member_removal_refusal(view, path, given=None):
     )
 
 
+def _array_of(spec, state):
+    """(planner, name, kernel path, mdadm detail) of SPEC's array (path and detail None: not assembled)."""
+    planner = Planner(spec, state)
+    name = str(spec.get("array") or "")
+    name = name[len("/dev/md/") :] if name.startswith("/dev/md/") else name
+    md_path, detail = planner.st.md_by_name(name)
+    return planner, name, md_path, detail
+
+
+def _not_assembled(planner, name):
+    known = sorted({(d.get("MD_DEVNAME") or d.get("MD_NAME") or p) for p, d in planner.st.md.items()})
+    return f"{planner.param('array')}: array {name!r} is not assembled on this host (arrays: {known})"
+
+
 def plan_replace(spec, state):
     """Plan a disk replacement in an md array.
 
     SPEC: {array, failed_device (optional), new_device, protect_data, confirm_wipe, names}. Returns the same
     keys as plan_layout plus ``array`` ({name, device, kernel_device, members}).
     """
-    planner = Planner(spec, state)
+    planner, name, md_path, detail = _array_of(spec, state)
     st = planner.st
-    name = str(spec.get("array") or "")
-    name = name[len("/dev/md/") :] if name.startswith("/dev/md/") else name
-    md_path, detail = st.md_by_name(name)
     result = {
         "actions": [],
         "planned_actions": [],
@@ -236,10 +247,7 @@ def plan_replace(spec, state):
         "array": None,
     }
     if not md_path:
-        known = sorted({(d.get("MD_DEVNAME") or d.get("MD_NAME") or p) for p, d in st.md.items()})
-        result["errors"].append(
-            f"{planner.param('array')}: array {name!r} is not assembled on this host (arrays: {known})"
-        )
+        result["errors"].append(_not_assembled(planner, name))
         return result
     target = f"/dev/md/{name}"
     members = st.md_members(detail)
@@ -372,4 +380,193 @@ def plan_replace(spec, state):
         warnings=planner.warnings,
         devices=planner.devices,
     )
+    return result
+
+
+# ---- a failed disk: which, where, what can replace it ----------------------------------------------------
+def _names(st, path, prefix):
+    """The /dev/disk/<prefix>/ links (by-id, by-path) that point at PATH."""
+    return sorted(
+        link for link, real in st.links.items() if link.startswith(prefix) and st.canon(real) == path
+    )
+
+
+def redundancy_left(view):
+    """How many more members the array can lose now without losing data (0: the next failure loses it)."""
+    in_sync = {
+        m["slot"] for m in view["members"] if m["state"] in ("in_sync", "active") and m["slot"] is not None
+    }
+    missing = len(set(range(view["raid_disks"])) - in_sync)
+    if view["level"] == "1":
+        return max(len(in_sync) - 1, 0)
+    if view["level"] in ("4", "5", "6"):
+        return max(LEVEL_TOLERANCE[view["level"]] - missing, 0)
+    if view["level"] == "10":
+        sets = _raid10_sets(view["raid_disks"], view["layout"])
+        if sets is None:
+            return 0 if missing else 1
+        return min(len(in_sync & set(slots)) for slots in sets) - 1 if sets else 0
+    return 0
+
+
+def locate(spec, state):
+    """What a failed-disk incident needs to know about one md array, read-only.
+
+    SPEC: {array, raids (the layout; the array's entry names its devices: /dev paths or serial:XYZ), names}.
+    Returns
+    {array, members, failed, redundancy_left, candidates, errors}: every member slot by slot with its serial
+    and stable names (by-id, by-path); the failed ones (faulty in the array, or a layout device that is not on
+    the bus any more, or on it but out of the array); the blank disks as large as the members that could
+    replace one.
+    """
+    planner, name, md_path, detail = _array_of(spec, state)
+    st = planner.st
+    result = {
+        "array": None,
+        "members": [],
+        "failed": [],
+        "redundancy_left": None,
+        "candidates": [],
+        "errors": [],
+    }
+    if not md_path:
+        result["errors"].append(_not_assembled(planner, name))
+        return result
+    view = md_array_view(st, md_path, detail)
+
+    def disk(path):
+        node = st.nodes.get(path) or {}
+        return {
+            "path": path,
+            "type": node.get("type"),
+            "serial": node.get("serial"),
+            "model": node.get("model"),
+            "size": node.get("size"),
+            "by_id": _names(st, path, "/dev/disk/by-id/"),
+            "by_path": _names(st, path, "/dev/disk/by-path/"),
+        }
+
+    for member in sorted(view["members"], key=lambda m: (m["slot"] is None, m["slot"] or 0, m["path"])):
+        present = member["path"] in st.nodes
+        entry = dict(
+            disk(member["path"]), slot=member["slot"], state=member["state"] if present else "missing"
+        )
+        result["members"].append(entry)
+        if entry["state"] in ("faulty", "missing"):
+            result["failed"].append(dict(entry, how=f"{entry['state']} in the array"))
+    # A slot no member fills, beyond those the faulty members left, is a disk that is gone without a trace in
+    # the array (the kernel dropped it): a failed member whose identity only the layout can tell.
+    occupied = {m["slot"] for m in view["members"] if m["state"] in ("in_sync", "active", "rebuilding")}
+    empty = [slot for slot in range(view["raid_disks"]) if slot not in occupied]
+    for slot in empty[len(result["failed"]) :]:
+        result["failed"].append(
+            {
+                "path": None,
+                "type": None,
+                "serial": None,
+                "model": None,
+                "size": None,
+                "by_id": [],
+                "by_path": [],
+                "slot": slot,
+                "state": "missing",
+                "how": f"slot {slot} of the array is empty",
+            }
+        )
+    in_array = {m["path"] for m in view["members"]}
+    layout = next((r for r in spec.get("raids") or [] if r.get("name") == name), {})
+    for given in layout.get("devices") or []:
+        given = str(given)
+        if given.startswith("serial:"):
+            hits = st.by_serial(given[len("serial:") :])
+            path = hits[0]["path"] if len(hits) == 1 else None
+        else:
+            path = st.canon(st.links.get(given, given))
+            path = path if path in st.nodes else None
+        if path is None:
+            serial = given[len("serial:") :] if given.startswith("serial:") else None
+            # The array may still list the gone disk as a member without a node, or show its slot empty:
+            # that is the same disk.
+            unnamed = next(
+                (
+                    f
+                    for f in result["failed"]
+                    if f["state"] == "missing" and not f.get("serial") and not f.get("layout")
+                ),
+                None,
+            )
+            if unnamed is not None:
+                unnamed.update(
+                    serial=serial,
+                    layout=given,
+                    how=f"{unnamed['how']}; the layout's {given} is not on the bus any more",
+                )
+            elif not any(f.get("serial") and f["serial"] == serial for f in result["failed"]):
+                result["failed"].append(
+                    {
+                        "path": None,
+                        "type": None,
+                        "serial": serial,
+                        "model": None,
+                        "size": None,
+                        "by_id": [],
+                        "by_path": [],
+                        "slot": None,
+                        "state": "gone",
+                        "layout": given,
+                        "how": f"the layout's {given} is not on the bus any more",
+                    }
+                )
+        elif path not in in_array:
+            out = dict(
+                disk(path),
+                slot=None,
+                state="out",
+                layout=given,
+                how=f"the layout's {given} ({path}) is on the bus but not in {md_path}",
+            )
+            unnamed = next(
+                (
+                    f
+                    for f in result["failed"]
+                    if f["state"] == "missing" and not f.get("serial") and not f.get("layout")
+                ),
+                None,
+            )
+            if unnamed is not None:  # the disk of the empty slot, put back or never re-added
+                unnamed.update(
+                    {k: v for k, v in out.items() if k != "slot"}, how=f"{unnamed['how']}; {out['how']}"
+                )
+            else:
+                result["failed"].append(out)
+    taken = set(in_array) | {m for d in st.md.values() for m in st.md_members(d)}
+    smallest = min(
+        (
+            st.nodes[m["path"]]["size"] or 0
+            for m in view["members"]
+            if m["path"] in st.nodes and m["state"] not in ("faulty",)
+        ),
+        default=0,
+    )
+    for path, node in sorted(st.nodes.items()):
+        if node["type"] != "disk" or path in taken or (node.get("size") or 0) < smallest:
+            continue
+        findings, in_use = st.signature(path)
+        probe = st.blkid.get(path) or {}
+        former = probe.get("TYPE") == "linux_raid_member" and md_uuid_key(probe.get("UUID")) == md_uuid_key(
+            detail.get("MD_UUID")
+        )
+        if not in_use and (not findings or former):  # blank, or a stale member of this very array (re-seated)
+            result["candidates"].append(dict(disk(path), former_member=former))
+    result["array"] = {
+        "name": name,
+        "device": f"/dev/md/{name}",
+        "kernel_device": md_path,
+        "level": view["level"],
+        "raid_disks": view["raid_disks"],
+        "members_state": describe_members(view),
+        "sync_action": view["sync_action"],
+    }
+    result["redundancy_left"] = redundancy_left(view)
+    result["errors"] = planner.errors
     return result

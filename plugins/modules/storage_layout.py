@@ -30,12 +30,17 @@ description:
     or of a RAID6 once two are), any in-sync member while a rebuild, resync or reshape runs, and any member
     of a RAID0. The message names the array, every member's state and slot, and what to do instead. A new
     disk that belongs to another array (directly or through a partition) is refused.
+  - O(operation=locate) changes nothing: for a failed-disk incident it reports O(array)'s members slot by slot
+    with their serials and stable names (C(/dev/disk/by-id), C(/dev/disk/by-path)), the failed ones (faulty
+    in the array, or a device O(raids) lists for it that is gone from the bus or out of the array), how many
+    more members the array can lose, and the disks that could replace one (blank and large enough, or a former
+    member of this array put back, whose stale superblock the replacement clears).
   - Mount points, fstab and mdadm.conf are left to the calling role; the module returns the UUIDs it needs.
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:
   array:
-    description: For O(operation=replace), the array name (C(data) or C(/dev/md/data)).
+    description: For O(operation=replace) and O(operation=locate), the array (C(data) or C(/dev/md/data)).
     type: str
   confirm_wipe:
     description: Devices whose current content may be destroyed (only with O(protect_data=false)).
@@ -63,9 +68,9 @@ options:
     description: For O(operation=replace), the new disk (C(serial:XYZ) or a stable path).
     type: str
   operation:
-    description: C(layout) converges the layout; C(replace) swaps a member of O(array).
+    description: C(layout) converges the layout; C(replace) swaps a member of O(array); C(locate) reads it.
     type: str
-    choices: [layout, replace]
+    choices: [layout, replace, locate]
     default: layout
   parameter_names:
     description:
@@ -157,6 +162,14 @@ EXAMPLES = r"""
           - {name: srv, size: 512M, fs_type: ext4, mount_point: /srv/app}
   register: layout
 
+- name: Which member of data failed, where it sits, and what could replace it (read-only)
+  storage_layout:
+    operation: locate
+    array: data
+    raids:
+      - {name: data, level: 1, devices: [serial:RAID-A-0001, serial:RAID-B-0002]}
+  register: located
+
 - name: Replace a failed member
   storage_layout:
     operation: replace
@@ -196,6 +209,14 @@ devices:
   description: Every device name used in the layout and the kernel device it resolved to.
   returned: always
   type: dict
+located:
+  description:
+    - For O(operation=locate), C({array, members, failed, redundancy_left, candidates, errors}).
+    - C(members) and C(failed) entries have C(path), C(serial), C(model), C(size), C(by_id), C(by_path),
+      C(slot) and C(state) (C(in_sync), C(active), C(rebuilding), C(faulty), C(missing); for a device of the
+      layout, C(gone) from the bus or C(out) of the array) and C(how) (in words).
+  returned: when operation is locate
+  type: dict
 """
 
 import glob
@@ -206,7 +227,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import find_tool, run_tool
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_layout import plan_layout
-from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_replace import plan_replace
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_replace import (
+    locate,
+    plan_replace,
+)
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storage_state import parse_export
 
 LVM_FIELDS = {
@@ -392,7 +416,7 @@ def main():
     }
     module = AnsibleModule(
         argument_spec={
-            "operation": {"type": "str", "choices": ["layout", "replace"], "default": "layout"},
+            "operation": {"type": "str", "choices": ["layout", "replace", "locate"], "default": "layout"},
             "raids": items_of(
                 {
                     "name": required,
@@ -424,10 +448,17 @@ def main():
             "return_state": {"type": "bool", "default": False},
             "parameter_names": {"type": "dict", "default": {}},
         },
-        required_if=[("operation", "replace", ("array", "new_device"))],
+        required_if=[("operation", "replace", ("array", "new_device")), ("operation", "locate", ("array",))],
         supports_check_mode=True,
     )
     state = collect(module)
+    if module.params["operation"] == "locate":
+        for link in glob.glob("/dev/disk/by-id/*") + glob.glob("/dev/disk/by-path/*"):
+            state["links"][link] = os.path.realpath(link)
+        located = locate(spec_from(module.params), state)
+        if located["errors"]:
+            module.fail_json(msg="storage: " + " | ".join(located["errors"]), located=located, changed=False)
+        return module.exit_json(changed=False, located=located)
     replace = module.params["operation"] == "replace"
     plan = (
         plan_replace(spec_from(module.params), state)
