@@ -30,7 +30,7 @@ description:
     or of a RAID6 once two are), any in-sync member while a rebuild, resync or reshape runs, and any member
     of a RAID0. The message names the array, every member's state and slot, and what to do instead. A new
     disk that belongs to another array (directly or through a partition) is refused.
-  - O(operation=locate) changes nothing: for a failed-disk incident it reports O(array)'s members slot by slot
+  - O(operation=locate) changes nothing. For a failed-disk incident it reports O(array)'s members slot by slot
     with their serials and stable names (C(/dev/disk/by-id), C(/dev/disk/by-path)), the failed ones (faulty
     in the array, or a device O(raids) lists for it that is gone from the bus or out of the array), how many
     more members the array can lose, and the disks that could replace one (blank and large enough, or a former

@@ -16,8 +16,9 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_storag
 LAYOUT = [{"name": "data", "level": 1, "devices": ["serial:RAID-A-0001", "serial:RAID-B-0002"]}]
 
 
-def located(fixture, raids=LAYOUT, array="data"):
-    return locate({"array": array, "raids": raids}, json.loads((FIXTURES / "storage" / fixture).read_text()))
+def located(fixture, raids=None, array="data"):
+    state = json.loads((FIXTURES / "storage" / fixture).read_text())
+    return locate({"array": array, "raids": LAYOUT if raids is None else raids}, state)
 
 
 def test_a_faulty_member_is_named_by_serial_and_two_blank_disks_need_a_choice():
