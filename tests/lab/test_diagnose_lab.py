@@ -4,6 +4,7 @@ port nothing listens on) is named as the failing layer, in words, with its evide
 host."""
 
 import json
+import shutil
 
 import pytest
 from conftest import ROOT, ensure_lab, guest, lab, playbook
@@ -25,10 +26,17 @@ DROP_22 = " && ".join((
 ))  # fmt: skip
 
 
-def diagnose(*args):
+def diagnose(*args, keep=None):
+    """Run the diagnosis; KEEP names a copy of its evidence and record under reports/lab/diagnose/ (the unit
+    tests' fixtures in tests/fixtures/diagnose/ were taken from there)."""
     run = playbook("playbooks/diagnose.yml", *REQUEST, *args, timeout=300)
     assert run.returncode == 0, run.output[-4000:]
     record = json.loads((ROOT / "reports" / "diagnose" / f"{SERVER}.json").read_text())
+    if keep:
+        kept = ROOT / "reports" / "lab" / "diagnose" / keep
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(ROOT / "reports" / "diagnose" / f"{SERVER}-from-{CLIENT}", kept)
+        shutil.copyfile(ROOT / "reports" / "diagnose" / f"{SERVER}.json", kept / "record.json")
     layers = {row["layer"]: row for row in record["details"]["layers"]}
     return run, record, layers
 
@@ -45,7 +53,7 @@ def test_nothing_wrong_every_layer_passes_and_no_host_changes(lab_as_booted):
     assert record["status"] == "ok", layers
     assert [row["status"] for row in layers.values()] == ["pass"] * 7, layers
     assert f"{CLIENT} reaches {SERVER} (10.77.0.12:22) on every layer" in run.stdout
-    run, record, layers = diagnose()
+    run, record, layers = diagnose(keep="nothing-wrong")
     assert record["status"] == "ok" and "changed=0" in run.stdout.split("PLAY RECAP")[-1].split(SERVER)[1]
     assert {vm: guest(vm, STATE) for vm in (SERVER, CLIENT)} == before
     evidence = ROOT / "reports" / "diagnose" / f"{SERVER}-from-{CLIENT}"
@@ -90,10 +98,10 @@ def test_nothing_wrong_every_layer_passes_and_no_host_changes(lab_as_booted):
     ],
     ids=["link-down", "wrong-route", "wrong-dns-answer", "mtu", "firewall-drop"],
 )  # fmt: skip
-def test_each_injected_fault_is_named_as_its_layer(lab_as_booted, fault, undo, layer, words):
+def test_each_injected_fault_is_named_as_its_layer(lab_as_booted, fault, undo, layer, words, request):
     fault()
     try:
-        run, record, layers = diagnose()
+        run, record, layers = diagnose(keep=request.node.callspec.id)
     finally:
         undo()
     assert record["status"] == "critical" and record["details"]["failing_layer"] == layer, layers
@@ -105,7 +113,7 @@ def test_each_injected_fault_is_named_as_its_layer(lab_as_booted, fault, undo, l
 
 
 def test_a_port_nothing_listens_on_is_the_port_layer(lab_as_booted):
-    run, record, layers = diagnose("-e", "diagnose_port=8081")
+    run, record, layers = diagnose("-e", "diagnose_port=8081", keep="port-nothing-listens")
     assert record["details"]["failing_layer"] == "port", layers
     assert layers["port"]["found"] == "nothing listens on port 8081"
     assert layers["firewall"]["status"] == "pass"

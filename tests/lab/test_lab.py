@@ -3,6 +3,7 @@
 import json
 import re
 import subprocess
+import time
 
 import pytest
 from conftest import ANSIBLE, ENV, ROOT, ansible, guest, lab, wait_for
@@ -19,6 +20,16 @@ def test_ansible_ping_every_vm(lab_up):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for vm in VMS:
         assert f"{vm} | SUCCESS" in proc.stdout
+
+
+def test_every_vm_keeps_the_hosts_time(lab_up):
+    """`lab up` sets each VM's clock from the host (the emulated RTC counts whole seconds, so VMs booted up to
+    a second apart, and the acceptance tests' 1 s time item failed on it)."""
+    for vm in ("old-server", "new-server", "backup-host"):
+        before = time.time()
+        guest_time = float(guest(vm, "date +%s.%N"))
+        after = time.time()
+        assert before - 0.5 < guest_time < after + 0.5, (vm, guest_time - (before + after) / 2)
 
 
 def test_inventory_has_production_shape(lab_up):
