@@ -136,6 +136,11 @@ def diagnose(ev):
 
     # link: the server's link that holds the address, the client's link that carries the traffic.
     holder = _holder(server_links, target)
+    # The link the inventory puts the address on: a link that lost its carrier may lose its addresses with it
+    # (systemd-networkd drops them), so the address alone cannot find it.
+    server_link = holder or next(
+        (link for link in server_links if link["ifname"] == ev.get("server_interface")), None
+    )
     client_route = (ev.get("client_route") or [None])[0]
     client_link = next(
         (link for link in client_links if client_route and link["ifname"] == client_route.get("dev")), None
@@ -143,7 +148,7 @@ def diagnose(ev):
     problems = [
         row
         for row in (
-            _link_row("server", server, holder) if holder else None,
+            _link_row("server", server, server_link) if server_link else None,
             _link_row("client", client, client_link) if client_link else None,
         )
         if row
@@ -152,7 +157,7 @@ def diagnose(ev):
         rows.append(problems[0])
     else:
         links = [
-            f"{server} {holder['ifname']}" if holder else None,
+            f"{server} {server_link['ifname']}" if server_link else None,
             f"{client} {client_link['ifname']}" if client_link else None,
         ]
         rows.append(
@@ -281,28 +286,23 @@ def diagnose(ev):
                 )
             )
 
-    # mtu: a full-size packet with fragmentation prohibited reaches the server.
+    # mtu: a full-size packet with fragmentation prohibited reaches the server, and on one segment (no gateway
+    # between them) both ends' links have the same MTU: a host takes frames up to its own MTU, so a mismatch
+    # loses the larger frames one way even where a ping's reply comes back fragmented.
     mtu, ping_mtu = ev.get("mtu"), ev.get("ping_mtu") or {}
-    server_mtu = holder["mtu"] if holder else None
+    server_mtu = server_link["mtu"] if server_link else None
+    client_mtu = client_link["mtu"] if client_link else None
+    ends = (
+        f"{client} {client_link['ifname'] if client_link else '?'} MTU {client_mtu}, "
+        f"{server} {server_link['ifname'] if server_link else '?'} MTU {server_mtu}"
+    )
+    same_segment = bool(client_route) and not client_route.get("gateway")
+    evidence = ["ping.json", "server-ip-addr.json", "client-ip-addr.json"]
     if not ping.get("answered"):
         rows.append(
             _row("mtu", "unknown", f"{mtu}-byte packets pass", "not measured: the small ping got no answer")
         )
-    elif ping_mtu.get("answered"):
-        rows.append(
-            _row(
-                "mtu",
-                "pass",
-                f"{mtu}-byte packets pass",
-                f"{mtu}-byte packet answered",
-                evidence=["ping.json"],
-            )
-        )
-    else:
-        ends = (
-            f"{client} {client_link['ifname'] if client_link else '?'} MTU {mtu}, {server} "
-            f"{holder['ifname'] if holder else '?'} MTU {server_mtu}"
-        )
+    elif not ping_mtu.get("answered"):
         rows.append(
             _row(
                 "mtu",
@@ -311,7 +311,29 @@ def diagnose(ev):
                 f"small packets pass, {mtu}-byte ones are lost ({ping_mtu.get('reason') or 'no reply'}); "
                 f"{ends}",
                 "give every link on the path the same MTU (the network role's mtu), or lower the client's",
-                ["ping.json", "server-ip-addr.json", "client-ip-addr.json"],
+                evidence,
+            )
+        )
+    elif same_segment and client_mtu and server_mtu and client_mtu != server_mtu:
+        rows.append(
+            _row(
+                "mtu",
+                "fail",
+                "the same MTU at both ends of one segment",
+                f"the MTU differs on one segment: {ends}; frames larger than "
+                f"{min(client_mtu, server_mtu)} bytes are lost one way",
+                "give both links the same MTU (the network role's mtu)",
+                evidence,
+            )
+        )
+    else:
+        rows.append(
+            _row(
+                "mtu",
+                "pass",
+                f"{mtu}-byte packets pass",
+                f"{mtu}-byte packet answered; {ends}",
+                evidence=evidence,
             )
         )
 

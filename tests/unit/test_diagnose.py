@@ -1,6 +1,7 @@
-"""The network diagnosis judged again from evidence the lab's diagnose runs kept (tests/fixtures/diagnose/<case>/:
-both ends' `ip -j addr` and `ip -j route get`, the client's ping, DNS and TCP results, what listens and the
-nftables ruleset, and the record that run published), plus the request checks. The runs themselves, with the
+"""The network diagnosis judged again from evidence the lab's diagnose runs kept
+(tests/fixtures/diagnose/<case>/: both ends' `ip -j addr` and `ip -j route get`, the client's ping, DNS and
+TCP results, what listens and the nftables ruleset, and the record that run published), plus the request
+checks. The runs themselves, with the
 faults injected for real, are tests/lab/test_diagnose_lab.py."""
 
 import json
@@ -17,7 +18,7 @@ EXPECTED = {
     "link-down": ("link", "new-server lan0 has no carrier"),
     "wrong-route": ("route", "old-server sends 10.77.0.12 via 10.77.0.13 on lan0"),
     "wrong-dns-answer": ("dns", "new-server.lab.test -> 10.77.0.99"),
-    "mtu": ("mtu", "small packets pass, 1500-byte ones are lost"),
+    "mtu": ("mtu", "the MTU differs on one segment: old-server lan0 MTU 1500, new-server lan0 MTU 1400"),
     "firewall-drop": ("firewall", "table inet faults chain input: a rule drops tcp port 22"),
     "port-nothing-listens": ("port", "nothing listens on port 8081"),
 }
@@ -40,6 +41,7 @@ def evidence(case):
                  if row["layer"] == "port" and row["status"] != "skip"), None)  # fmt: skip
     return record, {
         "server": record["host"], "client": details["client"], "address": details["address"], "port": port,
+        "server_interface": "lan0",  # the lab inventory's network_interfaces entry for 10.77.0.12
         "name": "new-server.lab.test", "server_ip_addr": read("server-ip-addr.json"),
         "client_ip_addr": read("client-ip-addr.json"), "client_route": read("client-route.json"),
         "server_route": read("server-route.json"), "ping": ping, "ping_mtu": ping_mtu, "mtu": ping_mtu["mtu"],
@@ -63,7 +65,7 @@ def test_each_kept_run_is_judged_the_same_again(case):
 
 
 def test_every_kept_case_has_an_expectation():
-    assert sorted(p.name for p in CASES.iterdir()) == sorted(EXPECTED)
+    assert sorted(p.name for p in CASES.iterdir() if p.is_dir()) == sorted(EXPECTED)
 
 
 def test_without_a_port_or_a_name_those_layers_are_skipped_not_passed():
@@ -106,4 +108,5 @@ def test_a_bad_request_is_named(change, problem):
     request = {"server": "web1", "client": "db1", "address": "10.0.0.5", "port": 22, "mtu": 0, "name": "",
                "dns_server": ""}  # fmt: skip
     assert diagnose.request_problems(request, ["web1", "db1"], ["web1", "db1"]) == []
-    assert problem in diagnose.request_problems(dict(request, **change), ["web1", "db1"], ["web1", "db1"])
+    problems = diagnose.request_problems(dict(request, **change), ["web1", "db1"], ["web1", "db1"])
+    assert any(problem in p for p in problems), problems
