@@ -13,7 +13,9 @@ Every pass keeps owners (numeric ids), modes, ACLs, xattrs, hard links, sparse f
 (``-aHAXS --numeric-ids``), and deletes on the destination what the source no longer has. Times are compared
 to the nanosecond (``--modify-window=-1``): with the default whole-second comparison rsync leaves a directory,
 symlink or FIFO it created in the same second as the source's mtime with the wrong nanoseconds, and the
-verification's manifest then differs. Output is
+verification's manifest then differs. Host to host the option goes to the receiving side only, as a long
+option (``--remote-option``): that side decides which times to set, and rrsync, which restricts the new host's
+copy key, refuses the short form ``-@-1`` rsync would send. Output is
 ``--itemize-changes`` (``YXcstpoguax path``; rsync escapes a newline in a name as ``\\#012``) and ``--stats``.
 """
 
@@ -23,7 +25,6 @@ PHASES = ("bulk", "final", "proof")
 BASE_OPTIONS = (
     "-aHAXS",
     "--numeric-ids",
-    "--modify-window=-1",
     "--delete",
     "--itemize-changes",
     "--stats",
@@ -70,6 +71,7 @@ def command(phase, source, destination, rsh=None, excludes=(), bwlimit=None, rsy
     argv = [rsync, *BASE_OPTIONS]
     if phase == "proof":
         argv += ["--checksum", "--dry-run"]
+    argv.append("--remote-option=--modify-window=-1" if rsh else "--modify-window=-1")
     if rsh:
         argv += ["--rsh", rsh]
     if bwlimit:

@@ -41,7 +41,7 @@ def pulled(site_run):
 
 
 def test_without_the_confirmation_it_locates_archives_and_changes_no_disk(pulled):
-    run = playbook("playbooks/incident_disk.yml", "-e", f"incident_host={HOST}", *STALE, timeout=900)
+    run = playbook("playbooks/incident_disk.yml", "-e", f"rackwright_incident_host={HOST}", *STALE, timeout=900)
     assert run.returncode == 0, run.output[-4000:]
     rec = record()
     assert rec["status"] == "warning", rec
@@ -61,7 +61,9 @@ def test_without_the_confirmation_it_locates_archives_and_changes_no_disk(pulled
 def test_a_wrong_confirmation_is_refused_before_anything_changes(pulled):
     run = playbook("playbooks/incident_disk.yml", "-e", "confirm_replace=all", timeout=300)
     assert run.returncode != 0 and "Traceback" not in run.output
-    assert "confirm_replace" in run.output and "type: -e confirm_replace=" in run.output, run.output[-2000:]
+    assert "Refusing to replace a RAID member: confirm_replace='all' names a group" in run.output, run.output[
+        -2000:
+    ]
     assert "[2/1]" in guest(HOST, "cat /proc/mdstat")
 
 

@@ -79,9 +79,11 @@ def test_each_phase_has_its_command():
     base = len(rsync.BASE_OPTIONS)
     assert bulk[1 : base + 1] == list(rsync.BASE_OPTIONS)
     assert bulk[-2:] == ["/srv/data/", "10.0.0.2:/srv/data/"]
-    assert "--dry-run" not in bulk and bulk[base + 1 : base + 3] == ["--rsh", "ssh -i k"]
-    assert "--exclude=tmp/" in bulk and "--modify-window=-1" in bulk
+    # Times to the nanosecond, decided by the receiving side: host to host as a long option rrsync accepts.
+    assert bulk[base + 1 : base + 4] == ["--remote-option=--modify-window=-1", "--rsh", "ssh -i k"]
+    assert "--dry-run" not in bulk and "--exclude=tmp/" in bulk
     proof = rsync.command("proof", "/srv/data/", "/mnt/new")
     assert "--checksum" in proof and "--dry-run" in proof and proof[-1] == "/mnt/new/"
+    assert "--modify-window=-1" in proof and not any(a.startswith("--remote-option") for a in proof)
     with pytest.raises(ValueError, match="phase must be one of bulk, final, proof"):
         rsync.command("copy", "/a", "/b")
