@@ -27,7 +27,8 @@ def backup_freshness(statuses, now, max_age_hours):
         if not isinstance(status, dict) or "job" not in status:
             continue
         finished = _when(status.get("finished"))
-        age = round((now - finished).total_seconds() / 3600, 1) if finished and now else None
+        exact = (now - finished).total_seconds() / 3600 if finished and now else None
+        age = round(exact, 1) if exact is not None else None
         good = status.get("result") in ("ok", "partial") and bool(status.get("snapshot_id"))
         jobs.append(
             {
@@ -40,7 +41,7 @@ def backup_freshness(statuses, now, max_age_hours):
         )
         if not good:
             problems.append(f"job {status['job']}'s last run {status.get('result') or 'did not finish'}")
-        elif age is None or age > max_age_hours:
+        elif exact is None or exact > max_age_hours:
             problems.append(f"job {status['job']}'s last backup is {age} h old (more than {max_age_hours} h)")
     if not jobs:
         return {
@@ -61,11 +62,13 @@ def backup_freshness(statuses, now, max_age_hours):
 
 
 def disk_plan(located, new_device=""):
-    """What to do about the array storage_layout located: {failed, new_device, wait, problems}.
+    """What to do about the array storage_layout located: {failed, new_device, wait, problems,
+    choice_problems}.
 
     FAILED is the one failed member (its serial, slot, how); NEW_DEVICE the disk to add (the one given, else
     the only blank candidate), WAIT true while it is not there yet; PROBLEMS why nothing may be done
-    (no failed member, several, members that are partitions, a rebuild running).
+    (no failed member, several, members that are partitions, a rebuild running); CHOICE_PROBLEMS why the new
+    disk cannot be chosen (several candidates and none named), which matters only to the replacement.
     """
     array = located.get("array") or {}
     failed = located.get("failed") or []
@@ -97,8 +100,9 @@ def disk_plan(located, new_device=""):
         if len(candidates) == 1 and candidates[0].get("serial")
         else (candidates[0]["path"] if len(candidates) == 1 else "")
     )
+    choice = []
     if not new_device and len(candidates) > 1:
-        problems.append(
+        choice.append(
             "several blank disks could replace it ("
             + ", ".join(f"{c['path']} serial {c.get('serial')}" for c in candidates)
             + "): name the one to use with incident_disk_new_device=serial:XYZ"
@@ -110,8 +114,9 @@ def disk_plan(located, new_device=""):
     return {
         "failed": failed[0] if len(failed) == 1 else None,
         "new_device": chosen if given_here else new_device,
-        "wait": not problems and (not chosen or not given_here),
+        "wait": not problems and not choice and (not chosen or not given_here),
         "problems": problems,
+        "choice_problems": choice,
     }
 
 

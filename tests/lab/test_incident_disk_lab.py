@@ -41,7 +41,9 @@ def pulled(site_run):
 
 
 def test_without_the_confirmation_it_locates_archives_and_changes_no_disk(pulled):
-    run = playbook("playbooks/incident_disk.yml", "-e", f"rackwright_incident_host={HOST}", *STALE, timeout=900)
+    run = playbook(
+        "playbooks/incident_disk.yml", "-e", f"rackwright_incident_host={HOST}", *STALE, timeout=900
+    )
     assert run.returncode == 0, run.output[-4000:]
     rec = record()
     assert rec["status"] == "warning", rec

@@ -30,13 +30,14 @@ def test_a_faulty_member_is_named_by_serial_and_two_blank_disks_need_a_choice():
     assert incident.who(failed) == "serial RAID-B-0002 (/dev/vdc, faulty in the array)"
     assert [c["serial"] for c in found["candidates"]] == ["NVME-N1-0004", "SATA-S1-0003"]
     plan = incident.disk_plan(found)
-    assert plan["new_device"] == "" and not plan["wait"]
-    assert plan["problems"] == [
+    assert plan["new_device"] == "" and not plan["wait"] and plan["problems"] == []
+    assert plan["choice_problems"] == [
         "several blank disks could replace it (/dev/nvme0n1 serial NVME-N1-0004, /dev/sda serial "
         "SATA-S1-0003): name the one to use with incident_disk_new_device=serial:XYZ"
     ]
     chosen = incident.disk_plan(found, "serial:SATA-S1-0003")
-    assert chosen == {"failed": failed, "new_device": "serial:SATA-S1-0003", "wait": False, "problems": []}
+    assert chosen == {"failed": failed, "new_device": "serial:SATA-S1-0003", "wait": False, "problems": [],
+                      "choice_problems": []}  # fmt: skip
 
 
 def test_a_disk_that_is_not_there_yet_is_waited_for():
