@@ -49,7 +49,8 @@ def test_without_the_confirmation_it_locates_archives_and_changes_no_disk(pulled
     assert rec["status"] == "warning", rec
     assert rec["reasons"] == [f"awaiting the replacement: re-run with -e confirm_replace={HOST}"]
     timeline = steps(rec)
-    assert "serial RAID-B-0002" in timeline["located"] and "gone" in timeline["located"], timeline
+    located = timeline["located"]
+    assert "serial RAID-B-0002" in located and "is not on the bus any more" in located, timeline
     assert "can lose 0 more member(s)" in timeline["detected"], timeline
     assert "no redundancy left and the backup is not fresh: archiving now" in timeline["backup"], timeline
     assert timeline["archived"].startswith("snapshot "), timeline
