@@ -38,6 +38,7 @@ def pulled(site_run):
     yield
     if "vdc" not in guest(HOST, "lsblk -dn -o NAME"):
         lab("fault", "disk-insert", HOST, "raid-b")
+    guest(HOST, "rm -f /srv/data/after.txt")  # new-server's data volume empty again, as site.yml left it
 
 
 def test_without_the_confirmation_it_locates_archives_and_changes_no_disk(pulled):
