@@ -312,6 +312,20 @@ def verdict(state):
     return {"status": "warning", "reasons": [f"{state.get('status')}; next: {upcoming}"]}
 
 
+def _say(value):
+    """VALUE as report text that depends neither on key order nor on a number coming as text: the report a
+    re-run renders from the saved record is then the one the finishing run rendered from its own."""
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{k}: {_say(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0])))
+            + "}"
+        )
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_say(v) for v in value) + "]"
+    return str(value)
+
+
 def report_markdown(state, verification=None):
     """The migration report people read: steps with times, what moved, the proof, the archive, a rollback."""
     lines = [f"# Server replacement: {state.get('old')} -> {state.get('new')}", ""]
@@ -320,7 +334,7 @@ def report_markdown(state, verification=None):
         lines.append(f"**Rolled back:** {state['rollback'].get('reason')} (at {state['rollback'].get('at')})")
     lines += ["", "| step | finished | details |", "| --- | --- | --- |"]
     for entry in state.get("steps", []):
-        details = "; ".join(f"{k}: {v}" for k, v in sorted((entry.get("details") or {}).items()))
+        details = "; ".join(f"{k}: {_say(v)}" for k, v in sorted((entry.get("details") or {}).items()))
         lines.append(f"| {entry['step']} | {entry['finished']} | {details.replace('|', '/')} |")
     if verification:
         lines += ["", "## Verification", "", verification.get("message", "")]

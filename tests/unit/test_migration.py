@@ -184,7 +184,13 @@ def test_the_state_record_finishes_each_step_once_in_order_and_clears_a_recorded
         migration_step(state, "copy")
     report = migration.report_markdown(dict(state, old="old", new="new"))
     assert report.startswith("# Server replacement: old -> new\n\n**Status:** done")
-    assert "| archive | 2026-12-07T01:05:00+00:00 | snapshots: ['0a1b2c3d'] |" in report
+    assert "| archive | 2026-12-07T01:05:00+00:00 | snapshots: [0a1b2c3d] |" in report
+    # The same record with its keys in another order, or a number as text, renders the same report.
+    shuffled = dict(state, steps=[dict(s, details=dict(reversed(list((s.get("details") or {}).items()))))
+                                  for s in state["steps"]])  # fmt: skip
+    shuffled["steps"][0]["details"] = {"items": {"fail": 0, "pass": 18}, "data_bytes": "10"}
+    state["steps"][0]["details"] = {"data_bytes": 10, "items": {"pass": 18, "fail": 0}}
+    assert migration.report_markdown(shuffled) == migration.report_markdown(state)
     assert migration.verdict(state) == {"status": "ok", "reasons": []}
     first = migration_step("", "preflight", now="t")
     assert migration.verdict(first) == {"status": "warning", "reasons": ["preflight finished; next: archive"]}
