@@ -409,6 +409,18 @@ def redundancy_left(view):
     return 0
 
 
+# A failed disk that is not on the bus: nothing but what the array or the layout says of it.
+ABSENT = {"path": None, "type": None, "serial": None, "model": None, "size": None, "by_id": [], "by_path": [],
+          "slot": None}  # fmt: skip
+
+
+def _unnamed(failed):
+    """The failed entry of an empty slot (or of a member without a node) that no layout device named yet."""
+    return next(
+        (f for f in failed if f["state"] == "missing" and not f.get("serial") and not f.get("layout")), None
+    )
+
+
 def locate(spec, state):
     """What a failed-disk incident needs to know about one md array, read-only.
 
@@ -460,18 +472,7 @@ def locate(spec, state):
     empty = [slot for slot in range(view["raid_disks"]) if slot not in occupied]
     for slot in empty[len(result["failed"]) :]:
         result["failed"].append(
-            {
-                "path": None,
-                "type": None,
-                "serial": None,
-                "model": None,
-                "size": None,
-                "by_id": [],
-                "by_path": [],
-                "slot": slot,
-                "state": "missing",
-                "how": f"slot {slot} of the array is empty",
-            }
+            dict(ABSENT, slot=slot, state="missing", how=f"slot {slot} of the array is empty")
         )
     in_array = {m["path"] for m in view["members"]}
     layout = next((r for r in spec.get("raids") or [] if r.get("name") == name), {})
@@ -487,14 +488,7 @@ def locate(spec, state):
             serial = given[len("serial:") :] if given.startswith("serial:") else None
             # The array may still list the gone disk as a member without a node, or show its slot empty:
             # that is the same disk.
-            unnamed = next(
-                (
-                    f
-                    for f in result["failed"]
-                    if f["state"] == "missing" and not f.get("serial") and not f.get("layout")
-                ),
-                None,
-            )
+            unnamed = _unnamed(result["failed"])
             if unnamed is not None:
                 unnamed.update(
                     serial=serial,
@@ -503,19 +497,13 @@ def locate(spec, state):
                 )
             elif not any(f.get("serial") and f["serial"] == serial for f in result["failed"]):
                 result["failed"].append(
-                    {
-                        "path": None,
-                        "type": None,
-                        "serial": serial,
-                        "model": None,
-                        "size": None,
-                        "by_id": [],
-                        "by_path": [],
-                        "slot": None,
-                        "state": "gone",
-                        "layout": given,
-                        "how": f"the layout's {given} is not on the bus any more",
-                    }
+                    dict(
+                        ABSENT,
+                        serial=serial,
+                        state="gone",
+                        layout=given,
+                        how=f"the layout's {given} is not on the bus any more",
+                    )
                 )
         elif path not in in_array:
             out = dict(
@@ -525,14 +513,7 @@ def locate(spec, state):
                 layout=given,
                 how=f"the layout's {given} ({path}) is on the bus but not in {md_path}",
             )
-            unnamed = next(
-                (
-                    f
-                    for f in result["failed"]
-                    if f["state"] == "missing" and not f.get("serial") and not f.get("layout")
-                ),
-                None,
-            )
+            unnamed = _unnamed(result["failed"])
             if unnamed is not None:  # the disk of the empty slot, put back or never re-added
                 unnamed.update(
                     {k: v for k, v in out.items() if k != "slot"}, how=f"{unnamed['how']}; {out['how']}"
