@@ -16,6 +16,8 @@ HEADER = """\
 
 def build(spec: Spec, st: dict, key: Path) -> dict:
     """The inventory as a dict: site_lab > rack_<rack> > hosts; function and vendor groups."""
+    public = key.with_suffix(".pub")
+    known_keys = [public.read_text().strip()] if public.is_file() else []
     hosts = {}
     for vm in spec.vms:
         v = st["vms"][vm.name]
@@ -43,6 +45,8 @@ def build(spec: Spec, st: dict, key: Path) -> dict:
                 "ansible_ssh_private_key_file": str(key),
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
                 "-o LogLevel=ERROR",
+                # The one SSH key the lab's VMs may hold (a security incident flags any other).
+                "incident_security_known_keys": known_keys,
             },
             "children": children,
         }
