@@ -22,7 +22,7 @@ description:
     directory, which is then removed. Fetch the archive and delete it (the incident role does both); the
     module changes nothing else on the host.
   - With O(mode=baseline), returns the manifest of the executable directories and the text of every
-    persistence file (cron, systemd units, rc files, sudoers): the trusted baseline the controller keeps.
+    persistence file (cron, systemd units, rc files, sudoers), the trusted baseline the controller keeps.
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)
 options:

@@ -17,6 +17,26 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "lab"), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
 ANSIBLE = str(ROOT / ".venv" / "bin" / "ansible")
+# A VM's own network configuration back, as the lab booted it (rackwright-lab-init wrote
+# /run/systemd/network): the network role's files, ruleset and state removed.
+NETWORK_RESET = (
+    "systemctl stop rackwright-network-rollback.timer rackwright-network-apply.timer 2>/dev/null; "
+    "rm -f /etc/systemd/network/*-rackwright-* /etc/nftables.conf; rm -rf /var/lib/rackwright/network; "
+    "ip link delete bond0 2>/dev/null; ip link delete lan0.20 2>/dev/null; nft delete table inet rackwright "
+    "2>/dev/null; networkctl reload; networkctl reconfigure lan0; true"
+)
+# A TCP connect from a VM: open (connected), refused (RST) or filtered (no answer within 3 s).
+TCP_PROBE = (
+    "python3 -c 'import socket,sys\n"
+    "for port in sys.argv[2:]:\n"
+    "    s = socket.socket(); s.settimeout(3)\n"
+    '    try: s.connect((sys.argv[1], int(port))); print(port, "open")\n'
+    '    except ConnectionRefusedError: print(port, "refused")\n'
+    '    except (socket.timeout, TimeoutError): print(port, "filtered")\n'
+    "    finally: s.close()' "
+)
+
+
 # new-server's data disks back to blank, so tests pass on a lab that ran them before (or ran site.yml).
 RESET_NEW_SERVER_DISKS = (
     "systemctl disable -q --now rackwright-lab-data rackwright-service-address@lab-data 2>/dev/null; "

@@ -6,33 +6,16 @@ import json
 import re
 
 import pytest
-from conftest import ensure_lab, extra, guest, play_recap, playbook
+from conftest import NETWORK_RESET, TCP_PROBE, ensure_lab, extra, guest, play_recap, playbook
 
 pytestmark = pytest.mark.lab
 HOSTS = ("new-server", "old-server")
 LIMIT = ["--limit", ",".join(HOSTS)]
-# The lab's own network configuration back: what rackwright-lab-init wrote at boot (/run/systemd/network).
-RESET = (
-    "systemctl stop rackwright-network-rollback.timer rackwright-network-apply.timer 2>/dev/null; "
-    "rm -f /etc/systemd/network/*-rackwright-* /etc/nftables.conf; rm -rf /var/lib/rackwright/network; "
-    "ip link delete bond0 2>/dev/null; ip link delete lan0.20 2>/dev/null; nft delete table inet rackwright "
-    "2>/dev/null; networkctl reload; networkctl reconfigure lan0; true"
-)
-# A TCP connect from old-server: open (connected), refused (RST) or filtered (no answer within 3 s).
-PROBE = (
-    "python3 -c 'import socket,sys\n"
-    "for port in sys.argv[2:]:\n"
-    "    s = socket.socket(); s.settimeout(3)\n"
-    '    try: s.connect((sys.argv[1], int(port))); print(port, "open")\n'
-    '    except ConnectionRefusedError: print(port, "refused")\n'
-    '    except (socket.timeout, TimeoutError): print(port, "filtered")\n'
-    "    finally: s.close()' "
-)
 
 
 def reset():
     for host in HOSTS:
-        guest(host, RESET)
+        guest(host, NETWORK_RESET)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +73,8 @@ def test_the_firewall_answers_a_peer_as_declared(network):
     assert network.returncode == 0, network.output[-3000:]
     dropped = int(re.search(r"counter packets (\d+) bytes \d+ drop comment \"dropped", guest(
         "new-server", "nft list table inet rackwright")).group(1))  # fmt: skip
-    seen = dict(line.split() for line in guest("old-server", PROBE + "10.77.0.12 22 5432 8080").splitlines())
+    probe = guest("old-server", TCP_PROBE + "10.77.0.12 22 5432 8080")
+    seen = dict(line.split() for line in probe.splitlines())
     # 22: allowed from the lab LAN (sshd answers); 5432: rejected with a reset; 8080: dropped, never answered.
     assert seen == {"22": "open", "5432": "refused", "8080": "filtered"}, seen
     after = int(re.search(r"counter packets (\d+) bytes \d+ drop comment \"dropped", guest(

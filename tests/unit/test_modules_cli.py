@@ -180,3 +180,20 @@ def test_fifo_and_device_do_not_hang_the_real_module(tmp_path):
         "cannot read /dev/zero: it is a character device, expected a regular file holding saved output",
     ]
     assert "Traceback" not in output
+
+
+def test_evidence_collect_refuses_bad_input_and_takes_a_baseline(tmp_path):
+    result, _ = ansible("evidence_collect", {"temp_dir": str(tmp_path / "absent")})
+    assert result["failed"] and result["msg"] == (
+        f"evidence_collect: temp_dir {tmp_path / 'absent'} is not a directory on the host"
+    )
+    result, _ = ansible("evidence_collect", {"temp_dir": str(tmp_path), "recent_days": 0})
+    assert result["failed"] and "recent_days must be at least 1, got 0" in result["msg"]
+    result, _ = ansible("evidence_collect", {"mode": "sideways"})
+    assert result["failed"] and "mode" in result["msg"] and "collect, baseline" in result["msg"]
+    result, _ = ansible("evidence_collect", {"mode": "baseline"}, "--check")
+    assert result["changed"] is False and result["roots"][0] == "/usr/bin"
+    paths = {entry["path"]: entry for entry in result["entries"]}
+    assert paths["/usr/bin/env"]["type"] == "file" and len(paths["/usr/bin/env"]["sha256"]) == 64
+    assert "/etc/passwd" not in result["files"] and any(path.startswith("/etc/") for path in result["files"])
+    assert os.listdir(tmp_path) == []  # nothing written
