@@ -12,7 +12,8 @@ description:
   - C(evaluation) judges what evaluate_facts read, the host's health record and its history into a ranked plan
     (now / this quarter / this year / watch), each row with its reason, evidence and date, with the
     filesystems' fill forecasts and the OS release's support dates.
-  - C(evaluate_line) says one row in words; C(evaluate_report) renders a host's evaluate record as Markdown; C(evaluate_fleet_report) the fleet's.
+  - C(evaluate_line) says one row in words; C(evaluate_report) renders a host's evaluate record as Markdown;
+    C(evaluate_fleet_report) the fleet's.
 """
 
 from ansible.errors import AnsibleFilterError
