@@ -39,6 +39,7 @@ LAYERS = {
         "iptables",
         "iproute2",
         "openssh-client",
+        "apt-utils",  # apt-ftparchive: the lab's local apt repository (lab/rackwright_lab/aptrepo.py)
     ],
 }
 PACKAGES = sorted({pkg for pkgs in LAYERS.values() for pkg in pkgs})

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from rackwright_lab import bmc, faults, lab
+from rackwright_lab import aptrepo, bmc, faults, lab
 from rackwright_lab.image import ensure_image
 from rackwright_lab.spec import load_spec
 from rackwright_lab.util import LabError
@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     x = sub.add_parser("ssh", help="ssh into a VM as root (extra args: a command)")
     x.add_argument("vm")
     x.add_argument("cmd", nargs=argparse.REMAINDER)
+
+    r = sub.add_parser("apt-repo", help="make the lab's local apt repository a VM's only apt source")
+    r.add_argument("vm")
+    r.add_argument(
+        "stage", choices=["old", "new"], help="old: the 1.0 packages; new: 1.1 added (the updates)"
+    )
 
     f = sub.add_parser(
         "fault",
@@ -124,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "ssh":
             return _ssh(args)
+        if args.command == "apt-repo":
+            print(aptrepo.publish(args.vm, args.stage))
+            return 0
         return _fault(args)
     except LabError as exc:
         print(f"lab: error: {exc}", file=sys.stderr)

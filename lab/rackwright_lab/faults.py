@@ -13,7 +13,7 @@ from rackwright_lab.util import LabError, log
 NVME_DEFAULT_WARNING = 0x04
 
 
-def _vm(name: str) -> dict:
+def running_vm(name: str) -> dict:
     st = read_state()
     if not st:
         raise LabError("lab is down; run `lab up` first")
@@ -41,7 +41,7 @@ def _present(q: Qmp, device_id: str) -> bool:
 
 def disk_remove(vm_name: str, disk: str) -> None:
     """Hot-unplug DISK (device_del): the guest loses it as a dying drive would disappear."""
-    v = _vm(vm_name)
+    v = running_vm(vm_name)
     disk = _disk(vm_name, v, disk)
     if v["disks"][disk]["bus"] == "sata":
         raise LabError(
@@ -59,7 +59,7 @@ def disk_remove(vm_name: str, disk: str) -> None:
 
 def disk_insert(vm_name: str, disk: str) -> None:
     """Plug a removed DISK back in (device_add on the same, kept, block node)."""
-    v = _vm(vm_name)
+    v = running_vm(vm_name)
     disk = _disk(vm_name, v, disk)
     info = v["disks"][disk]
     with Qmp(Path(v["qmp"])) as q:
@@ -74,7 +74,7 @@ def disk_insert(vm_name: str, disk: str) -> None:
 
 def nvme_warning(vm_name: str, disk: str | None, value: int) -> None:
     """Set the NVMe controller's SMART critical warning byte at runtime (qom-set; 0 clears it)."""
-    v = _vm(vm_name)
+    v = running_vm(vm_name)
     disk = _disk(vm_name, v, disk, "nvme")
     if not 0 <= value <= 0x1F:
         raise LabError(
@@ -90,7 +90,7 @@ def nvme_warning(vm_name: str, disk: str | None, value: int) -> None:
 
 def set_link(vm_name: str, nic: str, up: bool) -> None:
     """Pull or plug a lab NIC's cable (set_link): the guest sees carrier 0 / 1."""
-    v = _vm(vm_name)
+    v = running_vm(vm_name)
     if nic not in v["nics"]:
         raise LabError(f"{vm_name} has no lab NIC {nic!r}; NICs: {', '.join(v['nics'])}")
     with Qmp(Path(v["qmp"])) as q:
@@ -99,7 +99,7 @@ def set_link(vm_name: str, nic: str, up: bool) -> None:
 
 
 def _bmc(vm_name: str) -> dict:
-    v = _vm(vm_name)
+    v = running_vm(vm_name)
     b = v["bmc"]
     if not b or b["type"] != "extern":
         raise LabError(f"{vm_name} has no ipmi_sim BMC (spec: bmc: {{type: extern}}); only it can be faulted")
@@ -134,7 +134,7 @@ def bmc_restore(vm_name: str) -> None:
 
 def restore(vm_name: str) -> None:
     """Undo every fault on VM: disks back, NVMe warning 0, links up, BMC normal."""
-    v = _vm(vm_name)
+    v = running_vm(vm_name)
     with Qmp(Path(v["qmp"])) as q:
         missing = [d for d in v["disks"] if not _present(q, f"disk-{d}")]
     for d in missing:
