@@ -109,7 +109,7 @@ def test_a_host_with_no_history_gets_no_invented_forecast():
     facts = {"updates": {"pending": [], "security": []}, "distro_csv": CSV, "os_version": "12.12",
              "distro_source": "distro-info-data on web1", "needrestart": "NEEDRESTART-KSTA: 1\n",
              "cpus": 2}  # fmt: skip
-    health = json.loads((FIXTURES / "lab" / "health-record-new-server.json").read_text())
+    health = json.loads((FIXTURES / "evaluate" / "health-record-lab-new-server.json").read_text())
     result = evaluation(facts, health, [], TODAY.isoformat())
     assert result["forecasts"] == []
     assert not [r for r in result["plan"] if r["item"].startswith("filesystem")]
