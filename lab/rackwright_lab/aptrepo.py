@@ -100,10 +100,21 @@ def build(dest: Path, stage: str) -> list[str]:
 
 
 def publish(vm_name: str, stage: str) -> str:
-    """Build STAGE's repository and make it VM_NAME's only apt source (apt-get update run); returns a line."""
-    if stage not in VERSIONS:
-        raise LabError(f"apt-repo: stage must be one of {', '.join(VERSIONS)}, got {stage!r}")
+    """Build STAGE's repository and make it VM_NAME's only apt source (apt-get update run), or with STAGE
+    off put the image's sources back; returns a line."""
+    if stage not in (*VERSIONS, "off"):
+        raise LabError(f"apt-repo: stage must be one of {', '.join(VERSIONS)}, off; got {stage!r}")
     vm = running_vm(vm_name)
+    if stage == "off":
+        script = (
+            f"rm -rf {REPO_ON_VM} {SOURCE_ON_VM}; "
+            "for f in /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources; do "
+            'if [ -e "$f.rackwright-lab-disabled" ]; then mv "$f.rackwright-lab-disabled" "$f"; fi; done'
+        )
+        proc = subprocess.run(ssh_cmd(vm["ssh_port"], script), capture_output=True, timeout=60)
+        if proc.returncode != 0:
+            raise LabError(f"apt-repo: {vm_name}: {proc.stderr.decode(errors='replace')[-800:]}")
+        return f"{vm_name}: the lab's apt source removed, the image's sources back"
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp)
         debs = build(dest, stage)
