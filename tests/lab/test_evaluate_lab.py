@@ -1,6 +1,7 @@
 """playbooks/evaluate.yml on the lab: new-server's plan names Debian 12's end of regular support and of LTS
-from its own distro-info-data, the updates the lab's apt repository offers, and a fill date for a filesystem whose
-seeded history grows (a small ext4 volume past half full); old-server, with no history, gets no forecast."""
+from its own distro-info-data, the updates the lab's apt repository offers, and a fill date for a filesystem
+whose seeded history grows (a small ext4 volume past half full); old-server, with no history, gets no
+forecast."""
 
 import datetime
 import json
@@ -35,7 +36,7 @@ def record(host):
 @pytest.fixture(scope="module")
 def evaluated(lab_session):
     """new-server with the lab's 1.0 packages installed and 1.1 offered, the test volume and six days of
-    seeded history on the line its present use continues; old-server with no history. All undone afterwards."""
+    seeded history on the line its present use continues; old-server with no history. All undone after."""
     ensure_lab()
     guest("new-server", UNDO)
     lab("apt-repo", "new-server", "old", timeout=300)
