@@ -136,11 +136,31 @@ def updates_rows(pending, security, evidence="apt-get -s dist-upgrade"):
     return rows
 
 
+def needrestart_state(text):
+    """needrestart -b's batch output (NEEDRESTART-KSTA: 1 current, 2 ABI-compatible upgrade pending, 3 version
+    upgrade pending; one NEEDRESTART-SVC line per service to restart) as {kernel_pending, running, expected,
+    services}; None when there is no output (needrestart not installed)."""
+    if text is None:
+        return None
+    values, services = {}, []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "NEEDRESTART-SVC":
+            services.append(value.strip())
+        elif key.strip():
+            values[key.strip()] = value.strip()
+    return {
+        "kernel_pending": values.get("NEEDRESTART-KSTA") in ("2", "3"),
+        "running": values.get("NEEDRESTART-KCUR"),
+        "expected": values.get("NEEDRESTART-KEXP"),
+        "services": sorted(set(services)),
+    }
+
+
 def restart_rows(needrestart):
-    """Rows from needrestart -b's key/value lines (NEEDRESTART-KSTA: 1 current, 2 ABI-compatible upgrade
-    pending, 3 version upgrade pending; NEEDRESTART-SVC: one per service to restart)."""
-    rows = []
-    if needrestart is None:
+    """Rows from needrestart -b's output (None: needrestart is not installed)."""
+    state = needrestart_state(needrestart)
+    if state is None:
         return [
             _row(
                 "watch",
@@ -150,33 +170,25 @@ def restart_rows(needrestart):
                 "needrestart -b",
             )
         ]
-    values = {}
-    services = []
-    for line in needrestart.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "NEEDRESTART-SVC":
-            services.append(value.strip())
-        elif key.strip():
-            values[key.strip()] = value.strip()
-    if values.get("NEEDRESTART-KSTA") in ("2", "3"):
+    rows = []
+    if state["kernel_pending"]:
         rows.append(
             _row(
                 "now",
                 "medium",
                 "reboot",
-                f"the running kernel {values.get('NEEDRESTART-KCUR')} is "
-                f"older than the installed {values.get('NEEDRESTART-KEXP')}: reboot in the maintenance "
-                "window",
+                f"the running kernel {state['running']} is older than the "
+                f"installed {state['expected']}: reboot in the maintenance window",
                 "needrestart -b",
             )
         )
-    if services:
+    if state["services"]:
         rows.append(
             _row(
                 "now",
                 "medium",
                 "restarts",
-                f"{len(services)} service(s) run old libraries: " + ", ".join(sorted(services)),
+                f"{len(state['services'])} service(s) run old libraries: " + ", ".join(state["services"]),
                 "needrestart -b",
             )
         )

@@ -11,10 +11,10 @@ module: evaluate_facts
 short_description: Read what upgrade planning needs from a host, and one sample for its history (read-only)
 description:
   - Reads the host's distro-info-data (C(/usr/share/distro-info/debian.csv)) and its package version, the
-    updates C(apt-get -s dist-upgrade) would install (as of the host's last C(apt-get update): it does not
+    updates C(apt-get -s dist-upgrade) would install (as of the host's last C(apt-get update) - it does not
     update the lists), C(needrestart -b) where needrestart is installed, the running kernel's build date, and
-    one sample for the history: memory available, the 15-minute load, pages swapped out, and the size and use
-    of each local filesystem.
+    one sample for the history (memory available, the 15-minute load, pages swapped out, and the size and use
+    of each local filesystem).
   - With O(sample_only), only the sample (what the hardware_health role appends to the history too).
 version_added: "1.0.0"
 author: rackwright contributors (!UNKNOWN)

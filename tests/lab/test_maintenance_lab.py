@@ -1,0 +1,105 @@
+"""playbooks/maintenance.yml on the lab, after site.yml (backup jobs, new-server's RAID1): a stale backup
+stops the roll at the first host, naming it and the gate; then the roll installs the lab repository's updates
+on both hosts, restarts what needrestart names, leaves new-server's reboot pending outside its window,
+changes nothing when run again, and reboots new-server only, once the window is open (an override stands in
+for the clock).
+
+Marked breaks_lab: it reboots new-server, so it runs after every other test."""
+
+import json
+import re
+import time
+
+import pytest
+from conftest import ROOT, guest, lab, play_recap, playbook
+
+pytestmark = [pytest.mark.lab, pytest.mark.breaks_lab]
+HOSTS = ("old-server", "new-server")
+CONFIRM = ["-e", "confirm_maintenance=" + ",".join(HOSTS)]
+VERSION = "dpkg-query --showformat='${Version}' --show rackwright-lab-service"
+UNDO = (
+    "systemctl disable -q --now rackwright-lab-service; NEEDRESTART_SUSPEND=1 apt-get purge -y -q "
+    "rackwright-lab-service rackwright-lab-firmware >/dev/null 2>&1; rm -f /run/reboot-required*"
+)
+SERVICE_PID = "systemctl show -p MainPID --value rackwright-lab-service"
+
+
+def record(host):
+    return json.loads((ROOT / "reports" / "maintenance" / f"{host}.json").read_text())
+
+
+def maintain(*args):
+    return playbook("playbooks/maintenance.yml", *CONFIRM, *args, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def lab_repo(site_run):
+    """Both hosts on the lab's apt repository with the 1.0 packages running and 1.1 offered; new-server also
+    has the package whose upgrade asks for a reboot."""
+    for host in HOSTS:
+        lab("apt-repo", host, "old", timeout=300)
+        packages = "rackwright-lab-service" + (" rackwright-lab-firmware" if host == "new-server" else "")
+        guest(host, f"NEEDRESTART_SUSPEND=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q {packages} "
+                    ">/dev/null && systemctl enable -q --now rackwright-lab-service")  # fmt: skip
+        lab("apt-repo", host, "new", timeout=300)
+    yield
+    for host in HOSTS:
+        guest(host, UNDO)
+        lab("apt-repo", host, "off")
+
+
+def test_a_failing_gate_stops_the_roll_at_that_host(lab_repo):
+    run = maintain("-e", "maintenance_backup_max_age_hours=0")  # every backup is too old
+    assert run.returncode != 0
+    stopped = (
+        r"old-server: maintenance stopped before the work, gate failed - backup: job \S+'s last backup is"
+    )
+    assert re.search(stopped, run.output), run.output[-3000:]
+    assert record("old-server")["status"] == "critical"
+    roll = run.stdout.split("PLAY [Maintain the hosts in rolling batches]", 1)[1]
+    assert "[new-server]" not in roll  # the roll stopped before new-server's batch
+    for host in HOSTS:  # nothing installed anywhere: old-server stopped at its gate, new-server never began
+        assert guest(host, VERSION) == "1.0"
+
+
+def test_the_roll_updates_restarts_and_leaves_the_reboot_for_the_window(lab_repo):
+    pids = {host: guest(host, SERVICE_PID) for host in HOSTS}
+    boots = {host: guest(host, "cat /proc/sys/kernel/random/boot_id") for host in HOSTS}
+    run = maintain()
+    assert run.returncode == 0, run.output[-4000:]
+    for host in HOSTS:
+        assert guest(host, VERSION) == "1.1"
+        assert guest(host, SERVICE_PID) != pids[host]  # needrestart named it; the role restarted it
+        assert "(deleted)" not in guest(host, f"readlink /proc/{guest(host, SERVICE_PID)}/exe")
+        assert (
+            guest(host, "cat /proc/sys/kernel/random/boot_id") == boots[host]
+        )  # outside the window: no reboot
+        assert record(host)["details"]["restarted"] == ["rackwright-lab-service.service"]
+    new = record("new-server")
+    assert new["status"] == "warning" and new["details"]["reboot"].startswith("pending: "), new
+    assert "a package asks for it (/run/reboot-required)" in new["reasons"][0]
+    assert record("old-server")["details"]["reboot"] == "not needed"
+    assert sorted(new["details"]["updated"]) == ["rackwright-lab-firmware", "rackwright-lab-service"]
+    gates = {g["gate"]: g for g in new["details"]["gates"]["after"]}
+    assert gates["services"]["ok"] and gates["raid"]["ok"] and gates["backup"]["ok"], gates
+
+
+def test_a_second_run_changes_nothing(lab_repo):
+    run = maintain()
+    assert run.returncode == 0, run.output[-4000:]
+    for host in HOSTS:
+        assert play_recap(run, host)["changed"] == 0, run.output[-4000:]
+
+
+def test_the_reboot_happens_only_for_the_host_that_needs_it_inside_its_window(lab_repo):
+    boots = {host: guest(host, "cat /proc/sys/kernel/random/boot_id") for host in HOSTS}
+    run = maintain("-e", "maintenance_window_override=lab test: the window is simulated")
+    assert run.returncode == 0, run.output[-4000:]
+    guest(
+        "new-server", f"date -s @{time.time():.3f} >/dev/null"
+    )  # the RTC counts whole seconds: the lab's clock back
+    assert guest("new-server", "cat /proc/sys/kernel/random/boot_id") != boots["new-server"]
+    assert guest("old-server", "cat /proc/sys/kernel/random/boot_id") == boots["old-server"]
+    assert record("new-server")["details"]["reboot"].startswith("rebooted: a package asks for it")
+    assert record("new-server")["status"] == "ok"
+    assert guest("new-server", "test -e /run/reboot-required && echo yes || echo no") == "no"
