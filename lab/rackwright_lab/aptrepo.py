@@ -111,7 +111,7 @@ def publish(vm_name: str, stage: str) -> str:
             "for f in /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources; do "
             'if [ -e "$f.rackwright-lab-disabled" ]; then mv "$f.rackwright-lab-disabled" "$f"; fi; done'
         )
-        proc = subprocess.run(ssh_cmd(vm["ssh_port"], script), capture_output=True, timeout=60)
+        proc = subprocess.run(ssh_cmd(vm["ssh_port"], script), capture_output=True, timeout=60, check=False)
         if proc.returncode != 0:
             raise LabError(f"apt-repo: {vm_name}: {proc.stderr.decode(errors='replace')[-800:]}")
         return f"{vm_name}: the lab's apt source removed, the image's sources back"
@@ -129,7 +129,9 @@ def publish(vm_name: str, stage: str) -> str:
         f"echo 'deb [trusted=yes] file:{REPO_ON_VM} ./' > {SOURCE_ON_VM} && "
         "apt-get update -q -o APT::Update::Error-Mode=any >/dev/null"
     )
-    proc = subprocess.run(ssh_cmd(vm["ssh_port"], script), input=tar, capture_output=True, timeout=300)
+    proc = subprocess.run(
+        ssh_cmd(vm["ssh_port"], script), input=tar, capture_output=True, timeout=300, check=False
+    )
     if proc.returncode != 0:
         raise LabError(
             f"apt-repo: publishing to {vm_name} failed: {proc.stderr.decode(errors='replace')[-800:]}"

@@ -56,7 +56,7 @@ def distro_support(csv_text, version, source):
     """The support dates of Debian VERSION (its major number or codename) from distro-info-data's
     debian.csv. Returns {version, codename, release, eol, eol_lts, eol_elts, source} or None when the file
     does not list it."""
-    want = str(version or "").strip().lower().split(".")[0]
+    want = str(version or "").strip().lower().split(".", maxsplit=1)[0]
     try:
         rows = list(csv.DictReader(io.StringIO(csv_text or "")))
     except csv.Error:

@@ -121,7 +121,7 @@ def test_collection_writes_every_piece_in_order_of_volatility_and_seals_it(host,
 
 
 def test_a_changed_missing_or_added_file_breaks_the_seal(host, tmp_path):
-    bundle, _ = collected(host, tmp_path)
+    bundle = collected(host, tmp_path)[0]
     with open(bundle / "06-passwd.txt", "a") as passwd:
         passwd.write("edited:x:0:0::/:/bin/sh\n")
     (bundle / "13-journal.txt").unlink()
@@ -137,14 +137,14 @@ def test_a_changed_missing_or_added_file_breaks_the_seal(host, tmp_path):
 
 def test_a_clean_host_against_its_baseline_has_no_findings(host, tmp_path):
     baseline = trusted(host)
-    bundle, _ = collected(host, tmp_path)
+    bundle = collected(host, tmp_path)[0]
     assert security_findings(security.read_bundle(str(bundle)), baseline, EXPECT) == []
 
 
 def test_every_planted_item_is_found_with_its_evidence_file(host, tmp_path):
     baseline = trusted(host)
     plant(host)
-    bundle, _ = collected(host, tmp_path)
+    bundle = collected(host, tmp_path)[0]
     found = security_findings(security.read_bundle(str(bundle)), baseline, EXPECT)
     named = {(f["kind"], f["item"], f["evidence"]) for f in found}
     assert named == {
@@ -172,7 +172,7 @@ def test_a_persistence_file_the_baseline_holds_must_still_read_the_same(host, tm
     baseline = trusted(host)
     with open(host / "etc/cron.d/e2scrub_all", "a") as cron:
         cron.write("@reboot root /var/tmp/.k\n")
-    bundle, _ = collected(host, tmp_path)
+    bundle = collected(host, tmp_path)[0]
     [found] = security_findings(security.read_bundle(str(bundle)), baseline, EXPECT)
     assert (found["kind"], found["item"], found["severity"]) == (
         "persistence",
@@ -183,7 +183,7 @@ def test_a_persistence_file_the_baseline_holds_must_still_read_the_same(host, tm
 
 
 def test_without_a_baseline_it_says_so_and_asks_the_package_database(host, tmp_path):
-    bundle, _ = collected(host, tmp_path)
+    bundle = collected(host, tmp_path)[0]
     evidence = security.read_bundle(str(bundle))
     evidence["12-dpkg-verify.txt"] = "??5?????? c /etc/ssh/sshd_config\n??5??????   /usr/bin/ls\n"
     found = security_findings(evidence, None, EXPECT)
@@ -197,7 +197,7 @@ def test_known_files_loopback_listeners_and_port_ranges_are_no_findings(host, tm
     baseline = trusted(host)
     plant(host)
     write(host, "/etc/systemd/system/lab-console.service", "[Service]\nExecStart=/bin/true\n")
-    bundle, _ = collected(host, tmp_path)
+    bundle = collected(host, tmp_path)[0]
     evidence = security.read_bundle(str(bundle))
     expect = dict(
         EXPECT,
