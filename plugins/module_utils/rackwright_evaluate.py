@@ -144,7 +144,7 @@ def needrestart_state(text):
         return None
     values, services = {}, []
     for line in text.splitlines():
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key.strip() == "NEEDRESTART-SVC":
             services.append(value.strip())
         elif key.strip():
@@ -220,14 +220,16 @@ def fit(points):
     n = len(points)
     if n < 2:
         return None
-    mean_t = sum(t for t, _ in points) / n
-    mean_v = sum(v for _, v in points) / n
-    stt = sum((t - mean_t) ** 2 for t, _ in points)
+    times = [t for t, _v in points]
+    values = [v for _t, v in points]
+    mean_t = sum(times) / n
+    mean_v = sum(values) / n
+    stt = sum((t - mean_t) ** 2 for t in times)
     if stt == 0:
         return None
     slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / stt
     intercept = mean_v - slope * mean_t
-    svv = sum((v - mean_v) ** 2 for _, v in points)
+    svv = sum((v - mean_v) ** 2 for v in values)
     if svv == 0:
         return slope, intercept, 1.0
     residual = sum((v - (intercept + slope * t)) ** 2 for t, v in points)

@@ -662,7 +662,7 @@ def findings(bundle, baseline=None, expect=None):
             )
     served = []
     for port in expect.get("ports") or []:
-        low, _, high = str(port).partition("-")
+        low, _sep, high = str(port).partition("-")
         if low.strip().isdigit() and (not high or high.strip().isdigit()):
             served.append((int(low), int(high or low)))
     seen = set()

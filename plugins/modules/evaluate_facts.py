@@ -113,7 +113,8 @@ def main():
         module.exit_json(changed=False, sample=taken)
     result = dict(changed=False, sample=taken)
     result["distro_csv"] = _read("/usr/share/distro-info/debian.csv")
-    rc, out, _ = module.run_command(["dpkg-query", "--showformat=${Version}", "--show", "distro-info-data"])
+    query = ["dpkg-query", "--showformat=${Version}", "--show", "distro-info-data"]
+    rc, out, _err = module.run_command(query)
     result["distro_info_version"] = out.strip() if rc == 0 and out.strip() else None
     result["os_version"] = (_read("/etc/debian_version") or "").strip() or None
     rc, out, err = module.run_command(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"])
