@@ -16,8 +16,8 @@ from conftest import ROOT, extra, guest, lab, play_recap, playbook
 pytestmark = [pytest.mark.lab, pytest.mark.breaks_lab]
 HOSTS = ("old-server", "new-server")
 CONFIRM = ["-e", "confirm_maintenance=" + ",".join(HOSTS)]
-# The full gates (hardware_health and acceptance included) run in the main roll; the other runs keep to the quick
-# ones, to keep the lab's time down.
+# The full gates (hardware_health and acceptance included) run in the main roll; the other runs keep to the
+# quick ones, to keep the lab's time down.
 QUICK = extra({"maintenance_gates": ["free_space", "backup", "raid"]})
 VERSION = "dpkg-query --showformat='${Version}' --show rackwright-lab-service"
 UNDO = (
