@@ -225,15 +225,33 @@ def _shadow_status(text):
     return "\n".join(rows) + "\n"
 
 
-def _authorized_keys(root, users):
+DEFAULT_KEY_FILES = (".ssh/authorized_keys", ".ssh/authorized_keys2")
+
+
+def key_files(sshd_effective):
+    """The AuthorizedKeysFile patterns of ``sshd -T``'s output (sshd's own default when it says none)."""
+    for line in (sshd_effective or "").splitlines():
+        words = line.split()
+        if words and words[0].lower() == "authorizedkeysfile" and len(words) > 1 and words[1] != "none":
+            return tuple(words[1:])
+    return DEFAULT_KEY_FILES
+
+
+def _authorized_keys(root, users, patterns=DEFAULT_KEY_FILES):
+    """{path: {user, text}} of every account's authorized keys files, where sshd looks for them: each
+    AuthorizedKeysFile pattern with %h, %u and %% expanded, a relative one under the account's home."""
     keys = {}
     for user in users:
-        home = user["home"] if user["name"] != "root" else "/root"
-        for name in ("authorized_keys", "authorized_keys2"):
-            path = f"{home.rstrip('/')}/.ssh/{name}"
+        home = user["home"].rstrip("/") or "/"
+        for pattern in patterns:
+            path = (
+                pattern.replace("%%", "\0").replace("%h", home).replace("%u", user["name"]).replace("\0", "%")
+            )
+            if not path.startswith("/"):
+                path = f"{home.rstrip('/')}/{path}"
             text = _read(root + path, 1024 * 1024)
             if text is not None:
-                keys[path] = {"user": user["name"], "text": text}
+                keys.setdefault(path, {"user": user["name"], "text": text})
     return keys
 
 
@@ -319,6 +337,10 @@ def collectors(root, run, recent_days, now):
     def users():
         return accounts(_read(root + "/etc/passwd"))
 
+    def sshd_effective():
+        state["sshd"] = run(["sshd", "-T"])
+        return state["sshd"]
+
     def owners():
         paths = sorted(persistence_files(root))
         return run(["dpkg-query", "--search", *paths]) if paths else ""
@@ -340,10 +362,11 @@ def collectors(root, run, recent_days, now):
             lambda: _shadow_status(_read(root + "/etc/shadow")),
         ),
         ("06-sudoers.json", "sudoers", lambda: _json(_files_under(root, SUDO_PATHS))),
+        ("07-sshd-effective.txt", "sshd's effective configuration (sshd -T)", sshd_effective),
         (
             "07-authorized_keys.json",
-            "SSH authorized keys of every account",
-            lambda: _json(_authorized_keys(root, users())),
+            "SSH authorized keys of every account, in every file sshd's AuthorizedKeysFile names",
+            lambda: _json(_authorized_keys(root, users(), key_files(state.get("sshd")))),
         ),
         ("08-cron.json", "cron tables", lambda: _json(_files_under(root, CRON_PATHS))),
         (

@@ -23,7 +23,7 @@ PLANT = (
     "cp -p /usr/bin/tac /run/tac.orig && printf 'backdoor' >> /usr/bin/tac && "
     "echo '@reboot root /usr/local/bin/.sync' > /etc/cron.d/sync && "  # runs nothing before a reboot
     "systemd-run -q --unit=rackwright-test-listener python3 -c 'import socket, time; s = socket.socket(); "
-    's.setsockopt(1, 2, 1); s.bind(("0.0.0.0", 31337)); s.listen(); time.sleep(86400)'
+    's.setsockopt(1, 2, 1); s.bind(("0.0.0.0", 31337)); s.listen(); time.sleep(86400)\''
 )
 UNPLANT = (
     "systemctl stop rackwright-test-listener 2>/dev/null; rm -f /etc/cron.d/sync; "
@@ -143,7 +143,8 @@ def test_containment_leaves_only_admin_access_and_the_evidence(planted):
     seen = dict(line.split() for line in guest("new-server", probe).splitlines())
     assert seen == {"22": "filtered", "31337": "filtered"}, seen
     assert re.search(r"^toor L ", guest(HOST, "passwd -S toor"), re.M)
-    assert "1970-01-02" in guest(HOST, "chage -l toor") or "Jan 02, 1970" in guest(HOST, "chage -l toor")
+    ageing = guest(HOST, "chage -l toor")
+    assert re.search(r"Account expires\s+: Jan 03, 1970", ageing), ageing
     # The evidence stays where the intruder left it.
     assert "mallory@evil" in guest(HOST, "cat /root/.ssh/authorized_keys")
     assert guest(HOST, "cat /etc/cron.d/sync").startswith("@reboot root")

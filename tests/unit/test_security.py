@@ -236,3 +236,23 @@ def test_bad_input_is_refused_with_what_was_expected(tmp_path):
         security.read_bundle(str(tmp_path / "empty"))
     assert security.key_fingerprint("no key here") is None
     assert json.loads(json.dumps(security.sockets({"tcp": "header only\n"}))) == []
+
+
+def test_keys_are_read_where_sshd_looks_for_them(host, tmp_path):
+    write(host, "/etc/ssh/keys/root", INTRUDER + "\n", 0o600)  # a hidden AuthorizedKeysFile an intruder set
+
+    def sshd(argv):
+        if argv == ["sshd", "-T"]:
+            return 0, "port 22\nauthorizedkeysfile .ssh/authorized_keys /etc/ssh/keys/%u\n"
+        return not_installed(argv)
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    security.collect(str(bundle), sshd, root=str(host))
+    keys = json.loads((bundle / "07-authorized_keys.json").read_text())
+    assert sorted(keys) == ["/etc/ssh/keys/root", "/root/.ssh/authorized_keys"]
+    found = security_findings(security.read_bundle(str(bundle)), None, EXPECT)
+    assert [f["detail"].split(" lets in")[0] for f in found if f["kind"] == "unknown key"] == [
+        "/etc/ssh/keys/root"
+    ]
+    assert security.key_files("authorizedkeysfile none\n") == security.DEFAULT_KEY_FILES
