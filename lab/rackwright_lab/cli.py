@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("apt-repo", help="make the lab's local apt repository a VM's only apt source")
     r.add_argument("vm")
     r.add_argument(
-        "stage", choices=["old", "new"], help="old: the 1.0 packages; new: 1.1 added (the updates)"
+        "stage",
+        choices=["old", "new", "off"],
+        help="old: the 1.0 packages; new: 1.1 added (the updates); off: the image's sources back",
     )
 
     f = sub.add_parser(
