@@ -78,7 +78,7 @@ def test_the_roll_updates_restarts_and_leaves_the_reboot_for_the_window(lab_repo
     for host in HOSTS:
         assert guest(host, VERSION) == "1.1"
         assert guest(host, SERVICE_PID) != pids[host]  # needrestart named it; the role restarted it
-        assert "(deleted)" not in guest(host, f"readlink /proc/{guest(host, SERVICE_PID)}/exe")
+        assert "(deleted)" not in guest(host, f"readlink /proc/{guest(host, SERVICE_PID).strip()}/exe")
         assert (
             guest(host, "cat /proc/sys/kernel/random/boot_id") == boots[host]
         )  # outside the window: no reboot
