@@ -414,14 +414,6 @@ def collectors(root, run, recent_days, now):
     ]
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def collect(dest, run, root="", recent_days=7, now=None):
     """Write the evidence into the empty directory DEST; RUN(argv) -> (rc, text). Returns the acquisition log
     rows [{file, what, started, finished, rc, bytes, sha256}]; DEST/SHA256SUMS covers every file written,
@@ -456,7 +448,7 @@ def collect(dest, run, root="", recent_days=7, now=None):
                 "finished": _iso(time.time()),
                 "rc": log_rc[0],
                 "bytes": os.path.getsize(path),
-                "sha256": _sha256(path),
+                "sha256": manifest.file_sha256(path),
             }
         )
     with open(os.path.join(dest, "acquisition.json"), "w", encoding="utf-8") as handle:
@@ -464,7 +456,7 @@ def collect(dest, run, root="", recent_days=7, now=None):
     names = sorted(os.listdir(dest))
     with open(os.path.join(dest, "SHA256SUMS"), "w", encoding="utf-8") as handle:
         for name in names:
-            handle.write(f"{_sha256(os.path.join(dest, name))}  {name}\n")
+            handle.write(f"{manifest.file_sha256(os.path.join(dest, name))}  {name}\n")
     return log
 
 
@@ -485,7 +477,7 @@ def verify(directory):
         path = os.path.join(directory, name)
         if not os.path.isfile(path):
             problems.append(f"{name} is listed but missing")
-        elif _sha256(path) != digest:
+        elif manifest.file_sha256(path) != digest:
             problems.append(f"{name} does not match its sha256")
     extra = sorted(set(os.listdir(directory)) - set(listed) - {"SHA256SUMS"})
     problems += [f"{name} is not in SHA256SUMS" for name in extra]
@@ -550,6 +542,23 @@ def persistence_files(root=""):
     return _files_under(root, CRON_PATHS + UNIT_PATHS + RC_PATHS + SUDO_PATHS + home_rc_paths(root))
 
 
+def _vouched(path, text, owned, known, rc_files):
+    """Whether something vouches for a persistence file the baseline does not hold."""
+    if path in owned or path in known or path.startswith("/run/systemd/transient/session-"):
+        return True
+    target = text[3:] if text.startswith("-> ") else None
+    if target is not None and (
+        target in owned or target == "/dev/null" or target.startswith(("/lib/systemd/", "/usr/lib/systemd/"))
+    ):
+        return True  # a package's unit enabled (or masked)
+    if MANAGED_MARK in text[:400]:
+        return True
+    base = path.rsplit("/", 1)[-1]
+    if text and rc_files.get(f"/etc/skel/{base}") == text:
+        return True
+    return path.endswith("/ld.so.preload") and not text.strip()
+
+
 def _persistence(bundle, expect, trusted):
     """Persistence entries that nothing vouches for. A file the baseline holds must still read the same; any
     other must be owned by a package, listed in known_files, a copy of /etc/skel's, an enabled package unit,
@@ -573,41 +582,14 @@ def _persistence(bundle, expect, trusted):
                 "critical" if kind in ("cron", "sudoers") or path.endswith("/ld.so.preload") else "warning"
             )
             if trusted is not None and path in trusted:
-                if trusted[path] != text:
-                    out.append(
-                        _finding(
-                            severity,
-                            "persistence",
-                            path,
-                            name,
-                            f"{kind} changed since the baseline: {first[:160]}",
-                        )
-                    )
+                if trusted[path] == text:
+                    continue
+                why = "changed since the baseline"
+            elif _vouched(path, text, owned, known, rc_files):
                 continue
-            if path in owned or path in known or path.startswith("/run/systemd/transient/session-"):
-                continue
-            if text.startswith("-> ") and (
-                text[3:] in owned
-                or text[3:] == "/dev/null"
-                or text[3:].startswith(("/lib/systemd/", "/usr/lib/systemd/"))
-            ):
-                continue  # a package's unit enabled (or masked)
-            if MANAGED_MARK in text[:400]:
-                continue
-            base = path.rsplit("/", 1)[-1]
-            if rc_files.get(f"/etc/skel/{base}") == text and text:
-                continue
-            if path.endswith("/ld.so.preload") and not text.strip():
-                continue
-            out.append(
-                _finding(
-                    severity,
-                    "persistence",
-                    path,
-                    name,
-                    f"{kind} not in the baseline, owned by no package, not listed as known: {first[:160]}",
-                )
-            )
+            else:
+                why = "not in the baseline, owned by no package, not listed as known"
+            out.append(_finding(severity, "persistence", path, name, f"{kind} {why}: {first[:160]}"))
     return out
 
 

@@ -82,7 +82,6 @@ files:
   type: dict
 """
 
-import hashlib
 import os
 import shutil
 import tarfile
@@ -91,6 +90,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_security as security
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_manifest import file_sha256
 
 
 def _runner(module):
@@ -138,19 +138,14 @@ def main():
         with tarfile.open(archive, "w") as tar:
             for name in sorted(os.listdir(bundle)):
                 tar.add(os.path.join(bundle, name), arcname=name)
-        digest = hashlib.sha256()
-        with open(archive, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        digest = file_sha256(archive)
     except OSError as exc:
         shutil.rmtree(bundle, ignore_errors=True)
         if os.path.exists(archive):
             os.unlink(archive)
         module.fail_json(msg=f"evidence_collect: cannot write the bundle under {params['temp_dir']}: {exc}")
     shutil.rmtree(bundle, ignore_errors=True)
-    module.exit_json(
-        changed=False, archive=archive, archive_sha256=digest.hexdigest(), sha256sums=sums, acquisition=log
-    )
+    module.exit_json(changed=False, archive=archive, archive_sha256=digest, sha256sums=sums, acquisition=log)
 
 
 if __name__ == "__main__":
