@@ -95,8 +95,11 @@ def ensure_packages(layers: list[str]) -> None:
     for cmd in (["apt-get", "-q", "update"], [*apt, "install", "--no-install-recommends", *missing]):
         run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if run.returncode != 0:
-            tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
-            fail(f"`{' '.join(cmd[:3])}` failed ({tail[0]}); run it by hand as root and retry")
+            lines = f"{run.stdout}\n{run.stderr}".strip().splitlines()
+            # dpkg names its reason on the lines after "dpkg: error"; apt's last line only says dpkg failed
+            why = [ln.strip() for i, ln in enumerate(lines) if i and lines[i - 1].startswith("dpkg: error")]
+            why = [*why[:2], *(lines[-1:] or ["no output"])]
+            fail(f"`{' '.join(cmd[:3])}` failed ({'; '.join(why)}); run it by hand as root and retry")
 
 
 def docker_ready() -> bool:

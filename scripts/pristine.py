@@ -41,7 +41,9 @@ RECIPE = ROOT / "tests" / "pristine" / "image.yml"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 IMAGE = "rackwright/pristine-debian12"
 CACHE = ROOT / ".cache" / "pristine"
-# This machine's package-client configuration, handed over read-only (only the files that exist here).
+# This machine's package-client configuration, handed over read-only (only the files that exist here) and
+# copied into place: a package the tests install may upgrade apt, whose dpkg writes into /etc/apt/apt.conf.d.
+HOST_CONFIG = "/host-config"
 CONFIG = ["/etc/apt/sources.list.d", "/etc/apt/apt.conf.d", "/etc/pip.conf", "/etc/xdg/pip"]
 HOST_CA = "/opt/rackwright-host-ca.crt"
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -100,7 +102,7 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     args += ["-v", f"{reports}:/src/reports"]
     for path in CONFIG:
         if Path(path).exists():
-            args += ["-v", f"{path}:{path}:ro"]
+            args += ["-v", f"{path}:{HOST_CONFIG}{path}:ro"]
     # apt's archive cache holds a lock while apt runs, so each runner keeps its own (make test runs jobs
     # side by side); pip's cache is safe to share.
     apt_cache = CACHE / "apt" / reports.name
@@ -119,6 +121,8 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     script = (
         # debootstrap's own sources.list names only the main suite; the mounted sources are this machine's.
         "rm -f /etc/apt/sources.list; mkdir -p /var/cache/apt/archives/partial /src; "
+        f"for p in {shlex.join(CONFIG)}; do if [ -e {HOST_CONFIG}$p ]; then rm -rf $p; "
+        f"mkdir -p $(dirname $p); cp -a {HOST_CONFIG}$p $p; fi; done; "
         # A machine whose package mirror needs a site CA has it in the system store, where every client finds
         # it, even one that drops PIP_CERT from its environment (ansible-test's pip does): it joins
         # /etc/ssl/certs/ca-certificates.crt when the ca-certificates package is installed (by make setup).
