@@ -14,6 +14,10 @@ description:
     C(maintenance_gates_failed) says the failing ones in words.
   - C(running_services) lists the services C(systemctl list-units --state=running) names; C(needrestart_state)
     reads C(needrestart -b) (C({kernel_pending, running, expected, services})).
+  - C(maintenance_reboot_why) says why a host needs a reboot (needrestart's kernel state,
+    /run/reboot-required).
+  - C(maintenance_check_plan) says, in check mode, what a run would update, restart and reboot, from the
+    pending updates, their packages' files, the running services, needrestart and the window.
   - C(maintenance_report) renders the maintenance record as Markdown.
 """
 
@@ -40,6 +44,20 @@ def maintenance_gates(measured):
     return gates
 
 
+def maintenance_check_plan(measured):
+    return maintenance.check_plan(
+        measured.get("wanted"),
+        measured.get("package_files"),
+        measured.get("running"),
+        evaluate.needrestart_state(measured.get("needrestart")),
+        measured.get("reboot_required"),
+        measured.get("reboot_packages"),
+        measured.get("window"),
+        reboot=measured.get("reboot", True),
+        never_restart=measured.get("never_restart"),
+    )
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -47,5 +65,7 @@ class FilterModule:
             "maintenance_gates_failed": maintenance.failed,
             "running_services": maintenance.running_services,
             "needrestart_state": evaluate.needrestart_state,
+            "maintenance_check_plan": maintenance_check_plan,
+            "maintenance_reboot_why": maintenance.reboot_why,
             "maintenance_report": maintenance.report_markdown,
         }

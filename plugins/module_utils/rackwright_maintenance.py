@@ -7,7 +7,11 @@ filesystems' free space, the running services) and these functions judge each ga
 one failing gate stops the host, and with it the roll (the playbook's ``max_fail_percentage: 0``).
 """
 
+import fnmatch
+import re
+
 MIB = 2**20
+UNIT_FILE = re.compile(r"/(?:usr/)?lib/systemd/system/([^/]+\.service)")
 
 
 def _gate(name, ok, reason):
@@ -90,6 +94,48 @@ def gate_services(before, after, ignore=()):
     if gone:
         return _gate("services", False, "no longer running: " + ", ".join(gone))
     return _gate("services", True, f"the {len(before or [])} service(s) that ran before still run")
+
+
+def reboot_why(kernel_pending, reboot_required, asking=()):
+    """Why a host needs a reboot, in words ([] when it does not): needrestart's kernel state, a package's
+    /run/reboot-required, and (check mode's prediction) the updates of packages that ask for one."""
+    why = ["the running kernel is older than the installed one (needrestart)"] if kernel_pending else []
+    why += ["a package asks for it (/run/reboot-required)"] if reboot_required else []
+    return why + ([f"the update of {', '.join(asking)} (maintenance_reboot_packages)"] if asking else [])
+
+
+def check_plan(wanted, package_files, running, needrestart, reboot_required, reboot_packages, window, **opts):
+    """What a maintenance run would do, for check mode, where nothing is installed and needrestart cannot yet
+    name what the updates will leave stale. WANTED: the packages it would update; PACKAGE_FILES: their files
+    (``dpkg-query -L``); RUNNING: the running services; NEEDRESTART: needrestart_state() now; REBOOT_REQUIRED:
+    whether /run/reboot-required exists; REBOOT_PACKAGES: name patterns of packages whose update asks for a
+    reboot; WINDOW: the maintenance_window filter's {allowed, reason}. OPTS: reboot (bool, default True),
+    never_restart (names). Returns {update, restart, reboot, reboot_why, lines}."""
+    wanted = sorted(wanted or [])
+    state = needrestart or {}
+    units = {m.group(1) for m in map(UNIT_FILE.fullmatch, package_files or []) if m}
+    never = set(opts.get("never_restart") or [])
+    restart = sorted((set(state.get("services") or []) | (units & set(running or []))) - never)
+    asking = [p for p in wanted if any(fnmatch.fnmatchcase(p, pattern) for pattern in reboot_packages or [])]
+    why = reboot_why(state.get("kernel_pending"), reboot_required, asking)
+    window = window or {}
+    where = window.get("reason", "")
+    if not why:
+        reboot = "would not reboot: nothing asks for it"
+    elif not opts.get("reboot", True):
+        reboot = f"would not reboot (maintenance_reboot is false), pending: {'; '.join(why)}"
+    elif window.get("allowed"):
+        reboot = f"would reboot ({'; '.join(why)}): {where}"
+    else:
+        reboot = f"would leave the reboot pending ({'; '.join(why)}): {where}"
+    lines = [
+        f"would update: {', '.join(wanted) or 'nothing'}",
+        f"would restart: {', '.join(restart) or 'nothing'}"
+        + (f" (left for a person: {', '.join(sorted(never))})" if never else ""),
+        reboot,
+    ]
+    return {"update": wanted, "restart": restart, "reboot": bool(why) and reboot.startswith("would reboot "),
+            "reboot_why": why, "lines": lines}  # fmt: skip
 
 
 def failed(gates):

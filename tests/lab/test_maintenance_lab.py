@@ -1,5 +1,6 @@
 """playbooks/maintenance.yml on the lab, after site.yml (backup jobs, new-server's RAID1): a stale backup
-stops the roll at the first host, naming it and the gate; then the roll installs the lab repository's updates
+stops the roll at the first host, naming it and the gate; check mode lists what a run would update, restart
+and reboot, changing nothing; then the roll installs the lab repository's updates
 on both hosts, restarts what needrestart names, leaves new-server's reboot pending outside its window,
 changes nothing when run again, and reboots new-server only, once the window is open (an override stands in
 for the clock).
@@ -64,10 +65,27 @@ def test_a_failing_gate_stops_the_roll_at_that_host(lab_repo):
     assert record(first)["status"] == "critical"
     roll = run.stdout.split("PLAY [Maintain the hosts in rolling batches]", 1)[1]
     assert f"[{other}]" not in roll  # the roll stopped before the next host's batch
-    for (
-        host
-    ) in HOSTS:  # nothing installed anywhere: the first host stopped at its gate, the other never began
+    # Nothing installed anywhere: the first host stopped at its gate, the other never began.
+    for host in HOSTS:
         assert guest(host, VERSION) == "1.0"
+
+
+def test_check_mode_lists_what_would_be_updated_restarted_and_rebooted_and_changes_nothing(lab_repo):
+    pids = {host: guest(host, SERVICE_PID) for host in HOSTS}
+    paths = {host: ROOT / "reports" / "maintenance" / f"{host}.json" for host in HOSTS}
+    records = {host: path.exists() and path.read_text() for host, path in paths.items()}
+    run = maintain(*QUICK, "--check")
+    assert run.returncode == 0, run.output[-4000:]
+    service = "would restart: rackwright-lab-service.service"  # the running unit the updated package ships
+    for host, updates, reboot in (
+        ("old-server", "rackwright-lab-service", "would not reboot: nothing asks for it"),
+        ("new-server", "rackwright-lab-firmware, rackwright-lab-service", "would leave the reboot pending ("
+         "the update of rackwright-lab-firmware (maintenance_reboot_packages)): "),
+    ):  # fmt: skip
+        said = run.stdout.split(f"{host}: check mode, nothing changed", 1)[1][:1500]
+        assert f"would update: {updates}" in said and service in said and reboot in said, said
+        assert guest(host, VERSION) == "1.0" and guest(host, SERVICE_PID) == pids[host]
+        assert (paths[host].exists() and paths[host].read_text()) == records[host]  # check mode writes none
 
 
 def test_the_roll_updates_restarts_and_leaves_the_reboot_for_the_window(lab_repo):

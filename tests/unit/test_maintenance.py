@@ -111,3 +111,58 @@ def test_needrestart_absent_or_silent(text):
     state = needrestart_state(text)
     silent = {"kernel_pending": False, "running": None, "expected": None, "services": []}
     assert state is None if text is None else state == silent
+
+
+# dpkg-query -L's shape for the lab's two packages (the lab test reads the real one), with a second unit that
+# the service package ships but that is not running: not a service to restart.
+PACKAGE_FILES = """\
+/.
+/usr
+/usr/lib
+/usr/lib/systemd
+/usr/lib/systemd/system
+/usr/lib/systemd/system/rackwright-lab-service.service
+/usr/lib/systemd/system/rackwright-lab-service-helper.service
+/usr/local/bin/rackwright-lab-service
+/.
+/usr
+/usr/share/doc/rackwright-lab-firmware
+"""
+CLOSED = {"allowed": False, "reason": "outside the window; the next one opens 2026-12-08T01:00:00+00:00"}
+WHY = "the update of rackwright-lab-firmware (maintenance_reboot_packages)"
+
+
+def test_check_mode_names_the_updates_the_services_they_ship_and_the_reboot_they_will_ask_for():
+    plan = maintenance.check_plan(
+        ["rackwright-lab-service", "rackwright-lab-firmware"],
+        PACKAGE_FILES.splitlines(),
+        maintenance.running_services(RUNNING),  # the helper unit is not running: not restarted
+        {"kernel_pending": False, "services": ["cron.service"]},
+        False,
+        ["linux-image-*", "*-firmware"],
+        CLOSED,
+    )
+    assert plan["update"] == ["rackwright-lab-firmware", "rackwright-lab-service"]
+    assert plan["restart"] == ["cron.service", "rackwright-lab-service.service"]
+    assert plan["reboot"] is False
+    assert plan["lines"] == [
+        "would update: rackwright-lab-firmware, rackwright-lab-service",
+        "would restart: cron.service, rackwright-lab-service.service",
+        f"would leave the reboot pending ({WHY}): {CLOSED['reason']}",
+    ]
+    opened = maintenance.check_plan(
+        [], [], [], {"kernel_pending": True}, True, [], {"allowed": True, "reason": "w"}
+    )
+    assert opened["reboot"] and opened["lines"][:2] == ["would update: nothing", "would restart: nothing"]
+    assert opened["reboot_why"] == [
+        "the running kernel is older than the installed one (needrestart)",
+        "a package asks for it (/run/reboot-required)",
+    ]
+    kept = maintenance.check_plan(
+        ["rackwright-lab-service"], PACKAGE_FILES.splitlines(), ["rackwright-lab-service.service"], None,
+        False, [], {}, never_restart=["rackwright-lab-service.service"], reboot=False,
+    )  # fmt: skip
+    assert kept["restart"] == [] and kept["lines"][1].endswith(
+        "(left for a person: rackwright-lab-service.service)"
+    )
+    assert kept["lines"][2] == "would not reboot: nothing asks for it"
