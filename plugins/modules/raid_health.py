@@ -123,6 +123,13 @@ arrays:
       description: Why the array is not ok; empty when ok.
       type: list
       elements: str
+rackwright_progress:
+  description:
+    - While an array rebuilds, resyncs or reshapes, the least advanced one's percentage and what it is; the
+      progress callback turns successive answers into an estimate of the end.
+  returned: when an array rebuilds, resyncs or reshapes with a known percentage
+  type: dict
+  sample: {"percent": 43.2, "what": "md127 rebuild"}
 controllers:
   description: Hardware RAID controllers (storcli, ssacli) with status, health and reasons.
   returned: always
@@ -317,6 +324,9 @@ def read_ssacli(module, result, binary):
         add_parsed(result, parsed)
 
 
+BUSY = {"rebuilding": "rebuild", "resyncing": "resync", "reshaping": "reshape"}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -360,6 +370,13 @@ def main():
                 f"no RAID source found: no {MDSTAT} and no storcli/perccli/ssacli in PATH"
             )
 
+    busy = [a for a in result["arrays"] if a.get("state") in BUSY and a.get("rebuild_percent") is not None]
+    if busy:  # the progress a watcher (the progress callback) turns into an estimate of the end
+        slowest = min(busy, key=lambda a: a["rebuild_percent"])
+        result["rackwright_progress"] = {
+            "percent": slowest["rebuild_percent"],
+            "what": f"{slowest['name']} {BUSY[slowest['state']]}",
+        }
     verdict = Verdict()
     for reason in result.pop("unknown"):
         verdict.add("unknown", reason)

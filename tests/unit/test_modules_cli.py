@@ -55,6 +55,8 @@ def test_raid_health_cli():
     assert {"name", "level", "state", "rebuild_percent", "members", "health", "reasons"} <= set(md126)
     assert "/c0/e35/s12: drive state Offln" in result["reasons"]
     assert len(result["sources"]) == 4
+    # the rebuilding array's progress, for the progress callback's estimate
+    assert result["rackwright_progress"] == {"percent": 29.2, "what": "md126 rebuild"}
 
 
 def test_bmc_health_cli():
