@@ -8,6 +8,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from ansible.module_utils import basic
@@ -16,6 +17,11 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import worst
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The progress pages of the tests' ansible-playbook runs (plugins/callback/progress.py) go to a directory of
+# their own, not among the reports of the runs people make; tests that read them find it here.
+RUNS_DIR = pathlib.Path(
+    os.environ.setdefault("RACKWRIGHT_RUNS_DIR", tempfile.mkdtemp(prefix="rackwright-test-runs-"))
+)
 FIXTURES = ROOT / "tests" / "fixtures"
 # File names a copy or a manifest gets wrong when it treats names as text lines: spaces, a newline, bytes that
 # are not UTF-8, a percent sign (the manifest's escape character), multi-byte UTF-8.

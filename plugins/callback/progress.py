@@ -148,14 +148,16 @@ class CallbackModule(CallbackBase):
             hosts = []
         self._with_run("play", play.get_name(), hosts)
 
+    # A task's own name, without the role prefix get_name() adds: what the phases match and people read.
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._with_run("task", task.get_name())
+        self._with_run("task", task.name or task.get_name())
 
     def v2_playbook_on_handler_task_start(self, task):
-        self._with_run("task", task.get_name())
+        self._with_run("task", task.name or task.get_name())
 
     def _result(self, result, outcome):
-        self._with_run("result", result._host.get_name(), result._task.get_name(), result._result, outcome)
+        task = result._task.name or result._task.get_name()
+        self._with_run("result", result._host.get_name(), task, result._result, outcome)
 
     def v2_runner_on_ok(self, result):
         self._result(result, "ok")

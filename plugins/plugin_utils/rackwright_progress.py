@@ -119,6 +119,10 @@ class Run:
         for state in self.state["hosts"].values():  # a new play or batch: the hosts that worked are done
             if state["state"] == "working":
                 state["state"] = "done"
+        # The hosts counted are the ones a play worked on and the ones the play now starting targets: a host
+        # only an earlier play listed (the inventory check's plays target every host) is not part of the work.
+        for host in [h for h, s in self.state["hosts"].items() if s["state"] == "waiting" and h not in hosts]:
+            del self.state["hosts"][host]
         for host in hosts:
             self.state["hosts"].setdefault(host, {"state": "waiting", "task": None})
         self.state["play"] = name
@@ -236,7 +240,8 @@ class Run:
                 line += f", expected done {st['progress']['eta_iso']}"
         if st["failures"]:
             first = st["failures"][0]
-            line += f"; failed: {(first['host'] + ': ') if first['host'] else ''}{first['why']}"
+            named = not first["host"] or first["why"].startswith(f"{first['host']}:")
+            line += f"; failed: {'' if named else first['host'] + ': '}{first['why']}"
         return line
 
     def write(self, now=None, force=False):

@@ -83,16 +83,17 @@ def test_each_batch_of_a_rolling_play_goes_through_the_phases_and_only_the_last_
     gates = {"title": "Gates", "match": "^Maintain the hosts", "status": "x"}
     run.declare([{"title": "Inventory"}, gates, {"title": "Updates", "match": "^Install"},
                  {"title": "Reboot", "match": "^Reboot"}])  # fmt: skip
-    run.play("Maintain the hosts in rolling batches", ["a"], now=T0 + 1)  # the play's name starts a phase
+    run.play("Maintain the hosts in rolling batches", ["a", "b"], now=T0 + 1)  # the play's name starts a phase
     assert run.state["phase"] == 1
     run.task("Install the updates", now=T0 + 2)
-    run.play("Maintain the hosts in rolling batches", ["b"], now=T0 + 3)  # the second batch starts over
+    run.result("a", "Install the updates", {"changed": True}, "ok", now=T0 + 2)
+    run.play("Maintain the hosts in rolling batches", ["a", "b"], now=T0 + 3)  # the second batch starts over
     assert (
         run.state["phase"] == 1
         and run.state["batches"]["Maintain the hosts in rolling batches"]["batch"] == 2
     )
     assert [p["state"] for p in run.state["phases"]] == ["done", "running", "pending", "pending"]
-    assert run.state["hosts"]["a"]["state"] == "waiting"  # a had no result yet: not counted done
+    assert run.state["hosts"]["a"]["state"] == "done" and run.state["hosts"]["b"]["state"] == "waiting"
     run.task("Install the updates", now=T0 + 4)
     run.finish({"a": {"failures": 0}, "b": {"failures": 0}}, now=T0 + 5)
     # the run ended before the reboot phase: not Resolved, and the phase says it was not needed
@@ -163,6 +164,7 @@ def playbook(tmp_path, *args):
     book.write_text(PLAYBOOK)
     (book.parent / "inner.yml").write_text(INNER)
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    del env["RACKWRIGHT_RUNS_DIR"]  # the default: runs/ in the reports directory
     cmd = [
         ANSIBLE_PLAYBOOK,
         "-i",
@@ -202,3 +204,11 @@ def test_a_real_run_writes_its_page_beside_the_playbooks(tmp_path):
     assert refused.returncode != 0
     state = json.loads((runs / "latest" / "progress.json").read_text())
     assert state["status"] == "failed" and "no_such_host_variable" in state["failures"][0]["why"], state
+
+
+def test_hosts_only_the_inventory_check_listed_are_not_counted(tmp_path):
+    run = progress.Run(str(tmp_path / "run"), "maintenance", run_id="r4", now=T0, pid=1)
+    run.play("Validate the inventory", ["a", "b", "backup-host"], now=T0)
+    run.result("a", "Check", {}, "ok", now=T0)  # a host the first play worked on stays
+    run.play("Maintain the hosts", ["b"], now=T0 + 1)
+    assert sorted(run.state["hosts"]) == ["a", "b"] and run.state["hosts"]["a"]["state"] == "done"
