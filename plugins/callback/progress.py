@@ -143,7 +143,9 @@ class CallbackModule(CallbackBase):
         if self.run is None and self.playbook is not None:
             self._start(play)
         try:
-            hosts = [h.get_name() for h in play.get_variable_manager()._inventory.get_hosts(play.hosts)]
+            # every host of the play, not only this batch's (serial restricts the inventory to the batch)
+            inventory = play.get_variable_manager()._inventory
+            hosts = [h.get_name() for h in inventory.get_hosts(play.hosts, ignore_restrictions=True)]
         except Exception:  # pylint: disable=broad-except  # the page must never break the run
             hosts = []
         self._with_run("play", play.get_name(), hosts)

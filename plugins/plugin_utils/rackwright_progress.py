@@ -146,6 +146,8 @@ class Run:
         """A host's result: outcome ok | changed | skipped | failed | unreachable | retry."""
         now = time.time() if now is None else now
         entry = self.state["hosts"].setdefault(host, {"state": "waiting", "task": None})
+        if outcome == "skipped":
+            return self.write(now)  # not a step the host took
         entry["task"] = task
         if outcome in ("failed", "unreachable"):
             entry["state"] = "failed"

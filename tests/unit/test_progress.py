@@ -83,7 +83,7 @@ def test_each_batch_of_a_rolling_play_goes_through_the_phases_and_only_the_last_
     gates = {"title": "Gates", "match": "^Maintain the hosts", "status": "x"}
     run.declare([{"title": "Inventory"}, gates, {"title": "Updates", "match": "^Install"},
                  {"title": "Reboot", "match": "^Reboot"}])  # fmt: skip
-    run.play("Maintain the hosts in rolling batches", ["a", "b"], now=T0 + 1)  # the play's name starts a phase
+    run.play("Maintain the hosts in rolling batches", ["a", "b"], now=T0 + 1)  # its name starts a phase
     assert run.state["phase"] == 1
     run.task("Install the updates", now=T0 + 2)
     run.result("a", "Install the updates", {"changed": True}, "ok", now=T0 + 2)
@@ -188,7 +188,7 @@ def test_a_real_run_writes_its_page_beside_the_playbooks(tmp_path):
     state = json.loads((runs / "latest" / "progress.json").read_text())
     assert state["status"] == "succeeded" and state["playbook"] == "demo"
     assert [p["state"] for p in state["phases"]] == ["done", "done"]
-    assert state["hosts"] == {"localhost": {"state": "done", "task": "Work that fails"}}
+    assert state["hosts"] == {"localhost": {"state": "done", "task": "Work in three steps"}}
     assert state["recap"]["localhost"]["ok"] >= 2
     assert re.fullmatch(r"\d{8}T\d{6}Z-demo-\d+", state["run_id"])
     failed, runs = playbook(tmp_path, "-e", "fail_it=true")
