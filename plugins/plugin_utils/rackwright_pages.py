@@ -268,7 +268,7 @@ def build(reports):
     records, notes = load(reports)
     samples = history(reports)
     newest = max(
-        (r["time"] for per in records.values() for r, _ in per.values() if r.get("time")), default=""
+        (r["time"] for per in records.values() for r, _md in per.values() if r.get("time")), default=""
     )
     present = {page: spec for page, spec in PAGES.items() if any(k in records for k in spec[1])}
     nav = [("fleet", "Fleet")] + [(page, title.split(":")[0]) for page, (title, _k) in present.items()]
