@@ -40,6 +40,8 @@ LAYERS = {
         "iproute2",
         "openssh-client",
         "apt-utils",  # apt-ftparchive: the lab's local apt repository (lab/rackwright_lab/aptrepo.py)
+        "chromium",  # renders the reports and prints the spec sheet's PDF (tests/lab/test_reports_lab.py)
+        "fonts-dejavu-core",  # a font for it to render with in a bare container
     ],
 }
 PACKAGES = sorted({pkg for pkgs in LAYERS.values() for pkg in pkgs})
