@@ -89,11 +89,10 @@ pristine-image: setup system-pristine docker ## Build the bare Debian 12 image t
 test: pristine-image ## The whole suite (what CI runs), with a timing per layer
 	$(PYTHON) scripts/run_layers.py --lanes "$(addprefix pristine-,$(filter-out lab,$(JOBS)))" pristine-lab
 
-demo: setup system-lab lab-up ## Boot the built-in lab, run the main playbook, then replace old-server with new-server
-	ansible-playbook -i inventories/lab playbooks/site.yml
-	ansible-playbook -i inventories/lab playbooks/replace_server.yml -e migration_old=old-server \
-	  -e migration_new=new-server -e confirm_replace_server=old-server,new-server \
-	  -e "migration_window_override='make demo: the built-in lab, whatever the hour'"
+# The demo types the lab's confirmations itself (scripts/demo.py refuses without this variable).
+demo: export RACKWRIGHT_DEMO_CONFIRM := built-in-lab
+demo: setup system-lab lab-up ## A technician's day on the built-in lab: provision, accept, replace a server, a disk incident, evaluate, spec sheet, reports
+	$(VENV_PY) scripts/demo.py
 
 docs: setup ## Regenerate the role READMEs' variable tables from meta/argument_specs.yml
 	$(VENV_PY) scripts/role_docs.py
