@@ -118,7 +118,7 @@ def test_the_evaluate_markdown_is_the_page_text():
 
 
 def test_the_playbook_writes_the_pages_and_a_second_run_changes_nothing(reports):
-    cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "playbooks/reports.yml", "-e"]
+    cmd = [ANSIBLE_PLAYBOOK, "-i", "inventories/example", "playbooks/reports.yml", "-e"]
     cmd.append(f"rackwright_reports_dir={reports}")
     runs = [subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, timeout=300)
             for _run in ("first", "second")]  # fmt: skip
