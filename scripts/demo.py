@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`: a technician's day on the built-in lab, unattended, with a timing per step.
 
 1. provision new-server (site.yml: base OS, storage, backups, health on every lab host)
@@ -131,17 +130,35 @@ def main():
     if not hosts.exists():
         fail("the lab is not up (no inventories/lab/hosts.yml): make lab-up")
     started = time.monotonic()
-    run("1/7 provision new-server (site.yml on every lab host)", [*PLAYBOOK, "playbooks/site.yml"], "1-site")
-    run("2/7 accept new-server against its specification", [*PLAYBOOK, "playbooks/acceptance.yml",
-        "--limit", "new-server"], "2-acceptance")  # fmt: skip
-    run("3/7 replace old-server with new-server", [*PLAYBOOK, "playbooks/replace_server.yml",
-        "-e", "migration_old=old-server", "-e", "migration_new=new-server",
-        "-e", "confirm_replace_server=old-server,new-server", "-e", WINDOW], "3-replace-server")  # fmt: skip
+    replace = ["-e", "migration_old=old-server", "-e", "migration_new=new-server"]
+    replace += ["-e", "confirm_replace_server=old-server,new-server", "-e", WINDOW]
+    steps = [
+        ("1/7 provision new-server (site.yml on every lab host)", ["playbooks/site.yml"], "1-site"),
+        (
+            "2/7 accept new-server against its specification",
+            ["playbooks/acceptance.yml", "--limit", "new-server"],
+            "2-acceptance",
+        ),
+        (
+            "3/7 replace old-server with new-server",
+            ["playbooks/replace_server.yml", *replace],
+            "3-replace-server",
+        ),
+    ]
+    for name, args, log in steps:
+        run(name, [*PLAYBOOK, *args], log)
     disk_incident()
-    run("5/7 evaluate every host", [*PLAYBOOK, "playbooks/evaluate.yml"], "5-evaluate")
-    run("6/7 new-server's specification sheet", [*PLAYBOOK, "playbooks/spec_sheet.yml",
-        "-e", "spec_sheet_host=new-server"], "6-spec-sheet")  # fmt: skip
-    run("7/7 the reports", [*PLAYBOOK, "playbooks/reports.yml"], "7-reports")
+    steps = [
+        ("5/7 evaluate every host", ["playbooks/evaluate.yml"], "5-evaluate"),
+        (
+            "6/7 new-server's specification sheet",
+            ["playbooks/spec_sheet.yml", "-e", "spec_sheet_host=new-server"],
+            "6-spec-sheet",
+        ),
+        ("7/7 the reports", ["playbooks/reports.yml"], "7-reports"),
+    ]
+    for name, args, log in steps:
+        run(name, [*PLAYBOOK, *args], log)
     total = time.monotonic() - started
     say("timing per step:")
     for name, took, _rc in STEPS:
