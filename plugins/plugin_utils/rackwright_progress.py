@@ -40,7 +40,10 @@ def iso(epoch):
 
 def one_sentence(text, limit=300):
     """The first line of TEXT, at most LIMIT characters: what failed, said once."""
-    line = next((ln.strip() for ln in str(text or "").splitlines() if ln.strip()), "failed")
+    lines = [ln.strip() for ln in str(text or "").splitlines() if ln.strip()] or ["failed"]
+    line = lines[0]
+    if line.endswith(":") and len(lines) > 1:  # "Validation of arguments failed:" says why on the next line
+        line = f"{line} {lines[1]}"
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -152,6 +155,8 @@ class Run:
         if outcome in ("failed", "unreachable"):
             entry["state"] = "failed"
             why = result.get("msg") or result.get("stderr") or result.get("reason") or outcome
+            if result.get("argument_errors"):  # a role's argument spec refused: name the argument
+                why = f"{str(why).rstrip(':')}: {'; '.join(map(str, result['argument_errors']))}"
             self.state["failures"].append(
                 {"host": host, "task": task, "why": one_sentence(why), "time": iso(now)}
             )

@@ -64,6 +64,19 @@ def test_the_estimate_comes_from_the_rate_of_the_work_s_own_progress(tmp_path):
     assert progress.estimate([(T0, 40.0)], T0)["eta"] is None  # one sample: no rate, no invented end
 
 
+def test_a_refused_argument_is_named():
+    run = progress.Run("/nonexistent", "evaluate", run_id="r5", now=T0, pid=1)
+    run.write = lambda *a, **k: True
+    error = "argument 'evaluate_kernel_max_age_days' is of type str and we were unable to convert to int"
+    refused = {"msg": f"Validation of arguments failed:\n{error}", "argument_errors": [error]}
+    run.result("web1", "Validating arguments against arg spec 'main'", refused, "failed", now=T0)
+    why = run.state["failures"][0]["why"]
+    assert why.startswith(
+        "Validation of arguments failed: argument 'evaluate_kernel_max_age_days' is of type str"
+    )
+    assert progress.one_sentence("Something failed:\n  the reason\nmore") == "Something failed: the reason"
+
+
 def test_a_failure_is_said_in_one_sentence_and_fails_the_step(tmp_path):
     run = new_run(tmp_path)
     run.task("Locate the failed member", now=T0 + 1)
