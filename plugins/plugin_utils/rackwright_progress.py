@@ -156,7 +156,8 @@ class Run:
             entry["state"] = "failed"
             why = result.get("msg") or result.get("stderr") or result.get("reason") or outcome
             if result.get("argument_errors"):  # a role's argument spec refused: name the argument
-                why = f"{str(why).rstrip(':')}: {'; '.join(map(str, result['argument_errors']))}"
+                head = str(why).splitlines()[0].rstrip(":")
+                why = f"{head}: {'; '.join(map(str, result['argument_errors']))}"
             self.state["failures"].append(
                 {"host": host, "task": task, "why": one_sentence(why), "time": iso(now)}
             )
