@@ -2,10 +2,12 @@
 the repository root through the ``ansible_collections/rackwright/infra`` symlink (pyproject.toml puts the
 root on the path)."""
 
+import atexit
 import importlib.util
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,9 +21,11 @@ from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # The progress pages of the tests' ansible-playbook runs (plugins/callback/progress.py) go to a directory of
 # their own, not among the reports of the runs people make; tests that read them find it here.
-RUNS_DIR = pathlib.Path(
-    os.environ.setdefault("RACKWRIGHT_RUNS_DIR", tempfile.mkdtemp(prefix="rackwright-test-runs-"))
-)
+# A directory made here is removed when the session ends.
+if "RACKWRIGHT_RUNS_DIR" not in os.environ:
+    os.environ["RACKWRIGHT_RUNS_DIR"] = tempfile.mkdtemp(prefix="rackwright-test-runs-")
+    atexit.register(shutil.rmtree, os.environ["RACKWRIGHT_RUNS_DIR"], ignore_errors=True)
+RUNS_DIR = pathlib.Path(os.environ["RACKWRIGHT_RUNS_DIR"])
 FIXTURES = ROOT / "tests" / "fixtures"
 # File names a copy or a manifest gets wrong when it treats names as text lines: spaces, a newline, bytes that
 # are not UTF-8, a percent sign (the manifest's escape character), multi-byte UTF-8.
