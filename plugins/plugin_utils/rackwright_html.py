@@ -3,6 +3,7 @@
 """Self-contained HTML pages (inline CSS and SVG, no network) from the templates beside this file: the one
 Jinja2 environment the progress page and the reports share, autoescaping everything they print."""
 
+import functools
 import os
 from datetime import datetime
 
@@ -26,7 +27,10 @@ def since(start, end):
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+@functools.lru_cache(maxsize=1)
 def environment():
+    """The one environment, made once per process: its templates are parsed once (a progress page is rewritten
+    many times in a run)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "j2"]),
