@@ -61,6 +61,8 @@ def pytest_collection_modifyitems(config, items):
     if os.environ.get("RACKWRIGHT_LAB_TESTS") == "1":
         items.sort(  # stable sort
             key=lambda item: (
+                item.get_closest_marker("takes_lab_down")
+                is not None,  # last: the lab's state is gone after it
                 item.get_closest_marker("breaks_lab") is not None,
                 "site_run" in item.fixturenames,
                 item.get_closest_marker("after_site_tests") is not None,

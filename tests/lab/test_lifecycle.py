@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, lab, lab_state
 
-pytestmark = [pytest.mark.lab, pytest.mark.breaks_lab]
+pytestmark = [pytest.mark.lab, pytest.mark.breaks_lab, pytest.mark.takes_lab_down]
 
 
 def test_crashed_vm_is_reported(lab_up):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ENV, ROOT, guest, playbook
+from markupsafe import escape
 
 pytestmark = [pytest.mark.lab, pytest.mark.after_site_tests]
 SCREENS = ROOT / "reports" / "lab" / "screens"
@@ -60,20 +61,31 @@ def test_the_progress_page_follows_a_run_and_says_why_a_run_failed(site_run):
         "inventories/lab",
         "playbooks/evaluate.yml",
     ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    seen, deadline = [], time.monotonic() + 600
-    while proc.poll() is None and time.monotonic() < deadline:
-        state = latest(runs)
-        if state and state["status"] == "running" and state["task"] and state["task"] not in seen:
-            seen.append(state["task"])
-            if len(seen) == 2:
-                html = (runs / "latest" / "index.html").read_text()
-                assert 'http-equiv="refresh"' in html and state["summary"] in html
-        time.sleep(0.3)
-    output = proc.communicate(timeout=600)[0]
+    log = runs.parent / "progress-evaluate.log"
+    runs.mkdir(parents=True, exist_ok=True)
+    seen, pages = [], []
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 600
+            while proc.poll() is None and time.monotonic() < deadline:
+                state = latest(runs)
+                if state and state["status"] == "running" and state["task"] and state["task"] not in seen:
+                    seen.append(state["task"])
+                    # the page as it was then (it may be rewritten between the two reads: keep both)
+                    pages.append((state["summary"], (runs / "latest" / "index.html").read_text()))
+                time.sleep(0.3)
+            proc.wait(timeout=600)
+        finally:
+            if proc.poll() is None:  # never leave the run going into the next test
+                proc.kill()
+                proc.wait()
+    output = log.read_text()
     assert proc.returncode == 0, output[-4000:]
+    # while it ran, the page refreshed itself and said the step of the moment
+    assert any('http-equiv="refresh"' in html and str(escape(summary)) in html for summary, html in pages), (
+        pages[:2]
+    )
     assert len(seen) >= 2, seen  # read while running, at two different steps
     done = latest(runs)
     assert (
