@@ -29,6 +29,8 @@ try:
 except ImportError:
     MarkdownIt = None
 
+from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_evaluate as evaluate
+from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_health as health
 from ansible_collections.rackwright.infra.plugins.plugin_utils.rackwright_html import render
 
 SEVERITY = ("critical", "warning", "unknown", "ok")  # worst first
@@ -100,23 +102,20 @@ def load(reports):
 
 
 def history(reports):
-    """{host: [sample]} from reports/history/<host>.jsonl (lines that are not JSON skipped)."""
+    """{host: [sample]} from reports/history/<host>.jsonl, read by evaluate's own history reader."""
     out = {}
     folder = os.path.join(reports, "history")
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
         if name.endswith(".jsonl"):
             with open(os.path.join(folder, name), encoding="utf-8") as handle:
-                for line in handle:
-                    try:
-                        out.setdefault(name[: -len(".jsonl")], []).append(json.loads(line))
-                    except ValueError:
-                        continue
+                out[name[: -len(".jsonl")]] = evaluate.history(handle.read(), limit=10**9)
     return out
 
 
 def worst(statuses):
+    """The worst of some record statuses, in the order every verdict uses; unknown when there is none."""
     statuses = list(statuses)
-    return next((s for s in SEVERITY if s in statuses), "unknown")
+    return health.worst(statuses) if statuses else "unknown"
 
 
 def fleet(records):

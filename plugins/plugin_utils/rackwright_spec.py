@@ -14,9 +14,9 @@ names them; MAC addresses are never collected into a record in the first place.
 import re
 
 from ansible_collections.rackwright.infra.plugins.plugin_utils.rackwright_html import render
+from ansible_collections.rackwright.infra.plugins.plugin_utils.rackwright_pages import WORDS
 
 REVEAL = ("addresses", "serials")
-WORDS = {"ok": "Operational", "warning": "Degraded", "critical": "Action needed", "unknown": "Unknown"}
 
 
 class SpecError(ValueError):
