@@ -90,6 +90,10 @@ def docker_args(name: str, command: list[str], reports: Path) -> list[str]:
     args += ["--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--security-opt", "seccomp=unconfined"]
     if Path("/dev/kvm").exists():
         args += ["--device", "/dev/kvm"]
+    if not name.endswith("-lab"):
+        # make test runs the lab job (the long pole, its VMs' CPU) beside the others: when both want the two
+        # cores, the lab's container gets four fifths (a CPU weight, not a cap: alone, a job uses every core).
+        args += ["--cpu-shares", "256"]
     if Path(DOCKER_SOCKET).exists():  # ...and a running dockerd (the CLI comes from `make docker`)
         args += ["-v", f"{DOCKER_SOCKET}:{DOCKER_SOCKET}"]
     sys.path.insert(0, str(ROOT / "lab"))  # the lab's own answer to where its images are cached

@@ -107,7 +107,8 @@ def publish(vm_name: str, stage: str) -> str:
     vm = running_vm(vm_name)
     if stage == "off":
         script = (
-            f"rm -rf {REPO_ON_VM} {SOURCE_ON_VM}; "
+            # and the lists apt made of it (a file: source's are symlinks into the repository, left dangling)
+            f"rm -rf {REPO_ON_VM} {SOURCE_ON_VM} /var/lib/apt/lists/{REPO_ON_VM.replace('/', '_')}_*; "
             "for f in /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources; do "
             'if [ -e "$f.rackwright-lab-disabled" ]; then mv "$f.rackwright-lab-disabled" "$f"; fi; done'
         )

@@ -87,6 +87,15 @@ def _read(path):
         return None
 
 
+def _mtime(path):
+    """PATH's modification time, or None for a list that is gone (an apt update replacing it) or dangling (a
+    file: source's symlink to a repository removed since)."""
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return None
+
+
 def _mounts():
     out, seen = [], set()
     for line in (_read("/proc/mounts") or "").splitlines():
@@ -122,7 +131,8 @@ def main():
         module.fail_json(
             msg=f"evaluate_facts: apt-get -s dist-upgrade failed (rc {rc}): {err.strip()[-500:]}"
         )
-    lists = [os.path.getmtime(p) for p in glob.glob("/var/lib/apt/lists/*_Packages*")]
+    lists = [_mtime(p) for p in glob.glob("/var/lib/apt/lists/*_Packages*")]
+    lists = [m for m in lists if m is not None]
     result["updates"] = dict(
         evaluate.apt_simulation(out),
         lists_updated=datetime.datetime.fromtimestamp(max(lists), datetime.UTC).isoformat(timespec="seconds")

@@ -106,8 +106,21 @@ def playbook(*args: str, timeout: float = 420) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
     )
-    proc.output = proc.stdout + proc.stderr
+    proc.output = with_failures(proc.stdout + proc.stderr)
     return proc
+
+
+def with_failures(output: str) -> str:
+    """OUTPUT with its failed tasks repeated at the end, where an assertion's tail of it is read (the task
+    timings of profile_tasks would otherwise fill that tail)."""
+    lines = output.splitlines()
+    picked = []
+    for i, line in enumerate(lines):
+        if re.match(r"\s*(fatal|failed): \[|ERROR!|\[ERROR\]", line) or "FAILED!" in line:
+            picked += lines[max(0, i - 1) : i + 6]
+    if not picked:
+        return output
+    return output + "\n----- the failed tasks, repeated -----\n" + "\n".join(picked)[-2500:] + "\n"
 
 
 def play_recap(proc: subprocess.CompletedProcess, host: str) -> dict:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ENV, ROOT, guest, playbook
+from conftest import ENV, ROOT, guest, playbook, with_failures
 from markupsafe import escape
 
 pytestmark = [pytest.mark.lab, pytest.mark.after_site_tests]
@@ -80,8 +80,8 @@ def test_the_progress_page_follows_a_run_and_says_why_a_run_failed(site_run):
             if proc.poll() is None:  # never leave the run going into the next test
                 proc.kill()
                 proc.wait()
-    output = log.read_text()
-    assert proc.returncode == 0, output[-4000:]
+    output = with_failures(log.read_text())
+    assert proc.returncode == 0, (output[-4000:], (latest(runs) or {}).get("failures"))
     # while it ran, the page refreshed itself and said the step of the moment
     assert any('http-equiv="refresh"' in html and str(escape(summary)) in html for summary, html in pages), (
         pages[:2]

@@ -130,3 +130,17 @@ def test_bad_input_is_refused_with_what_was_expected():
         evaluation("not facts")
     assert evaluate.history('{"time": "2026-01-01"}\nnot json\n[1]\n', 5) == [{"time": "2026-01-01"}]
     assert evaluate.history('{"time": "t"}\n', 0) == []
+
+
+def test_an_apt_list_that_is_gone_or_dangling_is_left_out_of_the_lists_age(tmp_path):
+    # A file: source's list is a symlink into its repository; with the repository removed it dangles (the
+    # lab's apt-repo off left one, and evaluate failed on it with ENOENT).
+    from ansible_collections.rackwright.infra.plugins.modules import evaluate_facts
+
+    kept = tmp_path / "deb.example_dists_bookworm_main_binary-amd64_Packages"
+    kept.write_text("Package: x\n")
+    dangling = tmp_path / "_srv_repo_._Packages"
+    dangling.symlink_to(tmp_path / "gone" / "Packages")
+    assert evaluate_facts._mtime(str(kept)) == kept.stat().st_mtime
+    assert evaluate_facts._mtime(str(dangling)) is None
+    assert evaluate_facts._mtime(str(tmp_path / "never-there")) is None
