@@ -63,12 +63,22 @@ STAT_KEYS = {
 }
 
 
-def command(phase, source, destination, rsh=None, excludes=(), bwlimit=None, rsync="rsync"):
+# --info=progress2: the whole pass's progress, rewritten in place after a carriage return, e.g.
+# "    14680064  87%    1.02MB/s    0:00:13 (xfr#12, to-chk=3/20)" (--no-human-readable: the bytes whole).
+_PROGRESS_RE = re.compile(
+    r"^\s*(?P<bytes>[\d,]+)\s+(?P<percent>\d+)%\s+(?P<rate>\S+/s)\s+(?P<eta>\d+:\d\d:\d\d)(?:\s+\(.*\))?\s*$"
+)
+
+
+def command(phase, source, destination, rsh=None, excludes=(), bwlimit=None, rsync="rsync", progress=False):
     """argv of rsync for PHASE, copying the contents of directory SOURCE into DESTINATION (``host:path``
-    with RSH, or a local path)."""
+    with RSH, or a local path). PROGRESS adds the whole pass's progress to the output (``--info=progress2``,
+    with the file list built first so that its percentage is of the whole pass)."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
     argv = [rsync, *BASE_OPTIONS]
+    if progress:
+        argv += ["--info=progress2", "--no-inc-recursive"]
     if phase == "proof":
         argv += ["--checksum", "--dry-run"]
     argv.append("--remote-option=--modify-window=-1" if rsh else "--modify-window=-1")
@@ -78,6 +88,34 @@ def command(phase, source, destination, rsh=None, excludes=(), bwlimit=None, rsy
         argv.append(f"--bwlimit={bwlimit}")
     argv += [f"--exclude={pattern}" for pattern in excludes]
     return [*argv, source.rstrip("/") + "/", destination.rstrip("/") + "/"]
+
+
+def _segments(stdout):
+    return (segment for line in stdout.split("\n") for segment in line.split("\r"))
+
+
+def progress(stdout):
+    """The latest ``--info=progress2`` reading in STDOUT (or its tail): ``{bytes, percent, rate, eta}``, or
+    None before the first."""
+    latest = None
+    for segment in _segments(stdout):
+        found = _PROGRESS_RE.match(segment)
+        if found:
+            latest = found
+    if latest is None:
+        return None
+    return {
+        "bytes": int(latest["bytes"].replace(",", "")),
+        "percent": int(latest["percent"]),
+        "rate": latest["rate"],
+        "eta": latest["eta"],
+    }
+
+
+def without_progress(stdout):
+    """STDOUT less its ``--info=progress2`` readings (which rsync writes between the itemized lines)."""
+    kept = [s for s in _segments(stdout) if s.strip() and not _PROGRESS_RE.match(s)]
+    return "\n".join(kept) + ("\n" if kept else "")
 
 
 def parse(stdout, stderr=""):

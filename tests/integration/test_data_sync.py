@@ -102,3 +102,44 @@ def test_check_mode_copies_nothing_and_a_failed_copy_is_said_in_words(source, tm
     assert failed.get("failed") is True and "bulk pass failed: rsync exit" in failed["msg"], output
     missing, _ = sync(tmp_path / "nowhere", dest, "bulk")
     assert missing.get("failed") and "is not a directory on this host" in missing["msg"]
+
+
+def test_a_background_pass_reports_its_progress_repeats_while_the_delta_is_large_and_ends_with_its_result(
+    tmp_path,
+):
+    source = tmp_path / "old" / "srv" / "data"
+    (source / "db").mkdir(parents=True)
+    for i in range(20):
+        (source / "db" / f"row-{i}.csv").write_text(f"{i}\n")
+    (source / "big.bin").write_bytes(os.urandom(4_000_000))  # 4 s at 1000 KiB/s: followed while it runs
+    dest = tmp_path / "new" / "srv" / "data"
+    dest.mkdir(parents=True)
+    work = tmp_path / "copy"
+    args = dict(bwlimit=1000, work_dir=str(work), passes=3)
+    started, output = sync(source, dest, "bulk", **{**args, "run": "start"})
+    assert started.get("finished") is False and started["passes"] == 1, output
+    readings = []
+    for _ in range(60):
+        followed, output = sync(source, dest, "bulk", **{**args, "run": "follow"})
+        assert followed.get("failed") is not True, output
+        if followed["finished"]:
+            break
+        readings.append((followed["rackwright_progress"], followed["message"]))
+    else:
+        raise AssertionError(f"never finished: {readings}")
+    # While it ran: rsync's whole-pass percentage under a name that stays while the pass runs (the page's
+    # estimate follows it), and a message saying how far.
+    seen = [(r, said) for r, said in readings if r["percent"] > 0 and r["what"] == "bulk pass 1 of at most 3"]
+    assert seen and all(0 < r["percent"] <= 100 for r, _said in seen), readings
+    assert all(said.startswith("bulk pass 1 of at most 3: ") and " bytes, " in said for _r, said in seen)
+    # Pass 1 changed more than until_items (0): pass 2 ran, changed nothing, and is the result.
+    assert followed["passes"] == 2 and followed["item_count"] == 0 and followed["changed"] is True, output
+    before, _ = manifest.take(str(source))
+    after, _ = manifest.take(str(dest))
+    assert manifest.compare(before, after)["verified"]
+    assert sorted(os.listdir(work)) == ["pass-1", "pass-2", "state.json"]
+    # Started again, the earlier passes' files are gone: a pass never reads another's output.
+    again, output = sync(source, dest, "bulk", **{**args, "run": "start", "passes": 1})
+    assert again["passes"] == 1 and sorted(os.listdir(work)) == ["pass-1", "state.json"], output
+    nothing, output = sync(source, dest, "bulk", **{**args, "run": "follow", "work_dir": str(tmp_path)})
+    assert nothing.get("failed") and "no pass was started in" in nothing["msg"], output

@@ -87,3 +87,19 @@ def test_each_phase_has_its_command():
     assert "--modify-window=-1" in proof and not any(a.startswith("--remote-option") for a in proof)
     with pytest.raises(ValueError, match="phase must be one of bulk, final, proof"):
         rsync.command("copy", "/a", "/b")
+
+
+def test_the_whole_pass_progress_is_read_between_the_itemized_lines():
+    out = fixture_text("rsync/rsync-3.5.0-progress2-itemize-stats.txt")
+    assert rsync.progress(out) == {"bytes": 3000003, "percent": 100, "rate": "989.65kB/s", "eta": "0:00:02"}
+    # A tail read while the pass ran: the latest reading then.
+    early = out[: out.index("2129920") + 40]
+    assert rsync.progress(early)["percent"] == 70 and rsync.progress(early)["bytes"] == 2129920
+    assert rsync.progress("cd+++++++++ a/\n") is None  # still listing: no reading yet
+    # Without the readings, the pass parses as one without --info=progress2.
+    parsed = rsync.parse(rsync.without_progress(out))
+    assert [i["path"] for i in parsed["items"]] == ["a/", "a/big", "a/x y"]
+    assert parsed["stats"]["bytes_transferred"] == 3000003 and parsed["stats"]["files"] == 4
+    assert "progress2" not in " ".join(rsync.command("bulk", "/a", "/b"))
+    with_progress = rsync.command("bulk", "/a", "/b", progress=True)
+    assert "--info=progress2" in with_progress and "--no-inc-recursive" in with_progress
