@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ENV, ROOT, ensure_lab, extra, guest, playbook, wait_for
@@ -172,6 +173,17 @@ def run_until_killed(args, killed_when, what):
     time.sleep(2)
 
 
+def copy_progress():
+    """The copy's progress on the newest run's page (its own percentage of the pass and an estimated end),
+    or None."""
+    runs = [p for p in Path(os.environ["RACKWRIGHT_RUNS_DIR"]).iterdir() if (p / "progress.json").is_file()]
+    if not runs:
+        return None
+    newest = max(runs, key=lambda p: (p / "progress.json").stat().st_mtime)
+    progress = json.loads((newest / "progress.json").read_text()).get("progress") or {}
+    return progress if "bulk pass 1" in progress.get("what", "") and progress.get("eta") else None
+
+
 def rsync_running():
     return guest(OLD, "pgrep -x rsync >/dev/null && echo yes", check=False).strip() == "yes"
 
@@ -180,9 +192,14 @@ def test_a_replacement_killed_in_the_bulk_copy_and_in_the_final_delta_completes_
     restore()
     guest(OLD, SEED_ODD_FILES)
     slow = ["-e", "migration_bwlimit=1024", "-e", "migration_delta_items=100000"]  # one slow pass of ~14 MB
+    slow += ["-e", "migration_copy_poll_s=2"]
+    # Killed once the run's page shows the copy's progress: rsync's percentage and an estimated end.
     run_until_killed([*CONFIRM, *OVERRIDE, *slow], lambda: (STATE_DIR / "state.json").exists()
-                     and "preflight" in state()["done"] and rsync_running(), "the bulk copy")  # fmt: skip
+                     and "preflight" in state()["done"] and rsync_running() and copy_progress(),
+                     "the bulk copy")  # fmt: skip
     assert "bulk" not in state()["done"]
+    seen = copy_progress()
+    assert 0 < seen["percent"] < 100 and seen["rate_per_min"] > 0 and seen["what"].startswith(NEW), seen
     # The service writes while the next bulk pass runs: what it writes after the pass listed the tree is the
     # final delta, copied (slowly) after the freeze, when the second run is killed.
     guest(OLD, WRITER)
