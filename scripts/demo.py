@@ -36,14 +36,19 @@ def say(text):
     print(f"[demo] {text}", flush=True)
 
 
-def run(name, cmd, log_name):
-    """Run CMD with its output in reports/demo/LOG_NAME.log (the tail printed when it fails)."""
+def run(name, cmd, log_name, watch=None):
+    """Run CMD with its output in reports/demo/LOG_NAME.log (the tail printed when it fails); WATCH(log text),
+    when given, is called every second while it runs (the technician's part of a step)."""
     LOG.mkdir(parents=True, exist_ok=True)
     log = LOG / f"{log_name}.log"
     say(f"{name} (log: {log.relative_to(ROOT)})")
     start = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.run(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            if watch:
+                watch(log.read_text(errors="replace"))
+            time.sleep(1)
     took = time.monotonic() - start
     STEPS.append((name, took, proc.returncode))
     if proc.returncode != 0:
@@ -58,37 +63,30 @@ def fail(message):
     sys.exit(1)
 
 
+def lab(*args):
+    return subprocess.run([*LAB, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, check=False)
+
+
 def disk_incident():
     """Pull raid-b from new-server's data array, then run the incident confirmed; when the run waits for the
     new disk, the lab puts raid-b back in (the technician's part)."""
-    lab = subprocess.run([*LAB, "fault", "disk-remove", "new-server", "raid-b"], cwd=ROOT, env=ENV,
-                         capture_output=True, text=True, check=False)  # fmt: skip
-    if lab.returncode != 0:
-        fail(f"the lab could not pull raid-b: {lab.stderr.strip() or lab.stdout.strip()}")
-    name = "4/7 a failed disk on new-server: detect, locate, protect, replace, rebuild"
-    log = LOG / "4-incident-disk.log"
+    pulled = lab("fault", "disk-remove", "new-server", "raid-b")
+    if pulled.returncode != 0:
+        fail(f"the lab could not pull raid-b: {pulled.stderr.strip() or pulled.stdout.strip()}")
+    inserted = []
+
+    def insert_when_waiting(log):
+        if not inserted and "Wait for a blank disk to appear" in log:
+            time.sleep(3)
+            say("  the run waits for the new disk: the lab puts raid-b back in")
+            lab("fault", "disk-insert", "new-server", "raid-b")
+            inserted.append(True)
+
     cmd = [*PLAYBOOK, "playbooks/incident_disk.yml", "-e", "confirm_replace=new-server",
            "-e", "incident_disk_new_device=serial:RAID-B-0002", "-e", "incident_disk_poll_seconds=3",
            "-e", "incident_disk_wait_minutes=10"]  # fmt: skip
-    say(f"{name} (log: {log.relative_to(ROOT)})")
-    start = time.monotonic()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
-        inserted = False
-        while proc.poll() is None:
-            if not inserted and "Wait for a blank disk to appear" in log.read_text(errors="replace"):
-                time.sleep(3)
-                say("  the run waits for the new disk: the lab puts raid-b back in")
-                subprocess.run([*LAB, "fault", "disk-insert", "new-server", "raid-b"], cwd=ROOT, env=ENV,
-                               capture_output=True, check=False)  # fmt: skip
-                inserted = True
-            time.sleep(1)
-    took = time.monotonic() - start
-    STEPS.append((name, took, proc.returncode))
-    if proc.returncode != 0:
-        print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
-        fail(f"the disk incident failed (exit {proc.returncode}); the whole output is in {log}")
-    say(f"  done in {took:.0f} s")
+    run("4/7 a failed disk on new-server: detect, locate, protect, replace, rebuild", cmd, "4-incident-disk",
+        watch=insert_when_waiting)  # fmt: skip
 
 
 def record(kind, host):
