@@ -191,7 +191,7 @@ def rsync_running():
 def test_a_replacement_killed_in_the_bulk_copy_and_in_the_final_delta_completes_when_run_again(lab_ready):
     restore()
     guest(OLD, SEED_ODD_FILES)
-    slow = ["-e", "migration_bwlimit=1024", "-e", "migration_delta_items=100000"]  # one slow pass of ~14 MB
+    slow = ["-e", "migration_bwlimit=512", "-e", "migration_delta_items=100000"]  # one slow pass of ~14 MB
     slow += ["-e", "migration_copy_poll_s=2"]
     # Killed once the run's page shows the copy's progress: rsync's percentage and an estimated end.
     run_until_killed([*CONFIRM, *OVERRIDE, *slow], lambda: (STATE_DIR / "state.json").exists()
