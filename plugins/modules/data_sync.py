@@ -197,6 +197,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import time
 
@@ -290,6 +291,12 @@ def pass_result(phase, rc, stdout, stderr, began=None):
     return ok, result
 
 
+def pass_name(params, number):
+    """A pass's name on the progress page; it stays the same while the pass runs (the estimate follows it)."""
+    bounded = params["phase"] == "bulk" and params["passes"] > 1
+    return f"{params['phase']} pass {number}" + (f" of at most {params['passes']}" if bounded else "")
+
+
 def follow(module, argv):
     """The background passes' progress, or the last pass's result once the passes ended."""
     params = module.params
@@ -303,10 +310,7 @@ def follow(module, argv):
     common = dict(passes=number, stopped_earlier=state.get("earlier", []))
     if rc is None:
         seen = rsync.progress(_read(os.path.join(directory, "out"), tail=4096) or "")
-        # (what names the piece of work and stays the same while it runs: the page's estimate follows it)
-        what = f"{params['phase']} pass {number}" + (
-            f" of at most {params['passes']}" if params["phase"] == "bulk" and params["passes"] > 1 else ""
-        )
+        what = pass_name(params, number)
         said = f"{seen['percent']}% ({seen['bytes']} bytes, {seen['rate']})" if seen else "listing the files"
         module.exit_json(
             changed=False, finished=False, phase=params["phase"], message=f"{what}: {said}", **common,
@@ -324,10 +328,10 @@ def follow(module, argv):
     )
     if again:
         start_pass(module, work_dir, argv, number + 1, state.get("earlier", []))
-        what = f"bulk pass {number} changed {result['item_count']} entries: pass {number + 1} started"
+        said = f"bulk pass {number} changed {result['item_count']} entries: pass {number + 1} started"
         module.exit_json(
-            changed=False, finished=False, phase=params["phase"], message=what, **common,
-            rackwright_progress={"percent": 0, "what": what},
+            changed=False, finished=False, phase=params["phase"], message=said, **common,
+            rackwright_progress={"percent": 0, "what": pass_name(params, number + 1)},
         )  # fmt: skip
     result.update(common, finished=True, changed=result["changed"] or number > 1)
     if not ok:
@@ -382,14 +386,10 @@ def main():
     stopped = stop_earlier_copies(params["ssh_key"]) if params["dest_host"] and not module.check_mode else []
     if params["run"] == "start":
         work_dir = params["work_dir"]
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.listdir(work_dir):
-                path = os.path.join(work_dir, entry)
-                if os.path.isdir(path) and entry.startswith("pass-"):
-                    for name in os.listdir(path):
-                        os.unlink(os.path.join(path, name))
-                    os.rmdir(path)
         os.makedirs(work_dir, mode=0o700, exist_ok=True)
+        for entry in os.listdir(work_dir):  # an earlier start's passes (stopped above)
+            if entry.startswith("pass-"):
+                shutil.rmtree(os.path.join(work_dir, entry), ignore_errors=True)
         start_pass(module, work_dir, argv, 1, stopped)
         module.exit_json(
             changed=False, finished=False, phase=params["phase"], passes=1, stopped_earlier=stopped,
