@@ -111,16 +111,16 @@ EXAMPLES = r"""
 
 - name: The same passes in the background, followed every 5 s (the progress page shows the copy's progress)
   rackwright.infra.data_sync:
-    src: /srv/data
-    dest: /srv/data
-    dest_host: 10.77.0.12
-    ssh_key: /var/lib/rackwright/migration/id_ed25519
-    known_hosts: /var/lib/rackwright/migration/known_hosts
     phase: bulk
     run: start
     work_dir: /var/lib/rackwright/migration/copy
     passes: 5
     until_items: 50
+    src: /srv/data
+    dest: /srv/data
+    dest_host: 10.77.0.12
+    ssh_key: /var/lib/rackwright/migration/id_ed25519
+    known_hosts: /var/lib/rackwright/migration/known_hosts
 
 - name: Follow the bulk passes
   rackwright.infra.data_sync:
