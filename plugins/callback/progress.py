@@ -157,9 +157,16 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_handler_task_start(self, task):
         self._with_run("task", task.name or task.get_name())
 
-    def _result(self, result, outcome):
+    def _result(self, result, outcome, final=True):
+        """A host's result; FINAL for a task's last word (not a loop item's), which counts its module runs
+        (a retry is a module run of its own)."""
         task = result._task.name or result._task.get_name()
-        self._with_run("result", result._host.get_name(), task, result._result, outcome)
+        host = result._host.get_name()
+        self._with_run("result", host, task, result._result, outcome)
+        if final:
+            task_ = result._task
+            ran = progress.module_runs(task_.action, bool(task_.delegate_to), result._result, outcome)
+            self._with_run("count_module_runs", host, ran)
 
     def v2_runner_on_ok(self, result):
         self._result(result, "ok")
@@ -177,7 +184,7 @@ class CallbackModule(CallbackBase):
         self._result(result, "retry")
 
     def v2_runner_item_on_ok(self, result):
-        self._result(result, "ok")
+        self._result(result, "ok", final=False)
 
     def v2_playbook_on_stats(self, stats):
         recap = {host: stats.summarize(host) for host in sorted(stats.processed)}

@@ -14,6 +14,9 @@ import os
 import re
 import stat
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_health import (
     ParseError,
     Verdict,
@@ -205,3 +208,51 @@ def first_line(text):
         if line.strip():
             return line.strip()
     return ""
+
+
+class CheckEnded(Exception):
+    """A check run inside another module ended: RESULT (its exit_json), or FAILURE (its fail_json message)."""
+
+    def __init__(self, result=None, failure=None):
+        super().__init__(failure or "ended")
+        self.result = result
+        self.failure = failure
+
+
+class CheckModule:
+    """A check written as a module (its ``run(module)``) run inside another module (health_sweep): its own
+    validated params; its exit_json and fail_json end the check (CheckEnded), not the process. Everything
+    else (run_command, get_bin_path, check_mode, warn) is the real module's."""
+
+    def __init__(self, module, params):
+        self._module = module
+        self.params = params
+
+    def exit_json(self, **result):
+        raise CheckEnded(result=result)
+
+    def fail_json(self, msg, **kwargs):
+        raise CheckEnded(failure=msg)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def run_check(module, spec, run, params):
+    """``(result, None)`` of the check ``run`` with PARAMS validated against its module SPEC, or
+    ``(None, why)`` for params the check refuses (the message names them) or a check that ended without a
+    result."""
+    validator = ArgumentSpecValidator(
+        spec["argument_spec"], mutually_exclusive=spec.get("mutually_exclusive")
+    )
+    checked = validator.validate(dict(params or {}))
+    if checked.error_messages:
+        return None, "; ".join(
+            f"unsupported option {error.msg}" if isinstance(error, UnsupportedError) else error.msg
+            for error in checked.errors.errors
+        )
+    try:
+        run(CheckModule(module, checked.validated_parameters))
+    except CheckEnded as ended:
+        return ended.result, ended.failure
+    return None, "the check ended without a result"

@@ -75,16 +75,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_evaluate as evaluate
-
-LOCAL_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "f2fs", "zfs", "jfs", "reiserfs"}
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
+from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_host_sample import (
+    read_text,
+    take_sample,
+)
 
 
 def _mtime(path):
@@ -96,36 +90,19 @@ def _mtime(path):
         return None
 
 
-def _mounts():
-    out, seen = [], set()
-    for line in (_read("/proc/mounts") or "").splitlines():
-        parts = line.split()
-        if len(parts) < 3 or parts[2] not in LOCAL_FS or parts[1] in seen:
-            continue
-        mount = parts[1].replace("\\040", " ")
-        try:
-            st = os.statvfs(mount)
-        except OSError:
-            continue
-        seen.add(parts[1])
-        size = st.f_blocks * st.f_frsize
-        out.append({"mount": mount, "size": size, "used": size - st.f_bfree * st.f_frsize})
-    return sorted(out, key=lambda m: m["mount"])
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(sample_only=dict(type="bool", default=False)), supports_check_mode=True
     )
-    taken = evaluate.sample(_read("/proc/meminfo"), _read("/proc/loadavg"), _read("/proc/vmstat"), _mounts())
+    taken = take_sample()
     if module.params["sample_only"]:
         module.exit_json(changed=False, sample=taken)
     result = dict(changed=False, sample=taken)
-    result["distro_csv"] = _read("/usr/share/distro-info/debian.csv")
+    result["distro_csv"] = read_text("/usr/share/distro-info/debian.csv")
     query = ["dpkg-query", "--showformat=${Version}", "--show", "distro-info-data"]
     rc, out, _err = module.run_command(query)
     result["distro_info_version"] = out.strip() if rc == 0 and out.strip() else None
-    result["os_version"] = (_read("/etc/debian_version") or "").strip() or None
+    result["os_version"] = (read_text("/etc/debian_version") or "").strip() or None
     rc, out, err = module.run_command(["apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade"])
     if rc != 0:
         module.fail_json(
@@ -141,7 +118,7 @@ def main():
     )
     needrestart = module.get_bin_path("needrestart")
     result["needrestart"] = module.run_command([needrestart, "-b"])[1] if needrestart else None
-    version = _read("/proc/version") or ""
+    version = read_text("/proc/version") or ""
     result["cpus"] = os.cpu_count()
     result["kernel"] = {"release": os.uname().release, "built": evaluate.kernel_build_date(version)}
     module.exit_json(**result)

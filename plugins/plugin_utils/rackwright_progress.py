@@ -78,6 +78,38 @@ def estimate(samples, now):
     return out
 
 
+# Actions that run on the controller only (no module is sent to the host).
+CONTROLLER_ACTIONS = {
+    "add_host",
+    "assert",
+    "debug",
+    "fail",
+    "group_by",
+    "import_role",
+    "import_tasks",
+    "include_role",
+    "include_tasks",
+    "include_vars",
+    "meta",
+    "pause",
+    "set_fact",
+    "set_stats",
+    "validate_argument_spec",
+}
+
+
+def module_runs(action, delegated, result, outcome):
+    """How many modules a task's result ran on its own host: 0 for a skipped task, one delegated elsewhere
+    (the controller's work) or a controller-only action; a loop's items that were not skipped; else 1."""
+    builtin = action.startswith(("ansible.builtin.", "ansible.legacy."))
+    short = action.rsplit(".", 1)[-1] if builtin else action
+    if outcome == "skipped" or delegated or short in CONTROLLER_ACTIONS or not isinstance(result, dict):
+        return 0
+    if isinstance(result.get("results"), list):
+        return sum(1 for item in result["results"] if isinstance(item, dict) and not item.get("skipped"))
+    return 0 if result.get("skipped") else 1
+
+
 class Run:
     """One ansible-playbook run's progress."""
 
@@ -171,6 +203,12 @@ class Run:
             if self.state["progress"]["eta"]:
                 self.state["progress"]["eta_iso"] = iso(self.state["progress"]["eta"])
         return self.write(now, force=outcome in ("failed", "unreachable"))
+
+    def count_module_runs(self, host, count):
+        """COUNT more modules ran on HOST (module_runs): the round trips a run made, per host."""
+        if count:
+            runs = self.state.setdefault("module_runs", {})
+            runs[host] = runs.get(host, 0) + count
 
     def finish(self, recap, now=None):
         """The play recap {host: {ok, changed, failures, unreachable, ...}}."""

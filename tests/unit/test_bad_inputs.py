@@ -21,6 +21,7 @@ import yaml
 from ansible.module_utils.basic import AnsibleModule
 from conftest import FIXTURES, assert_verdict, fixture_text
 
+from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_check_bmc
 from ansible_collections.rackwright.infra.plugins.module_utils.rackwright_module import MAX_INPUT_BYTES
 from ansible_collections.rackwright.infra.plugins.modules import (
     bmc_health,
@@ -364,7 +365,7 @@ def test_live_redfish_malformed_answers(monkeypatch, run_module, answers, messag
     def fake_open_url(url, **kwargs):
         return FakeResponse(answers[url.replace("http://bmc.test", "")])
 
-    monkeypatch.setattr(bmc_health, "open_url", fake_open_url)
+    monkeypatch.setattr(rackwright_check_bmc, "open_url", fake_open_url)
     result = run_module(bmc_health, {"redfish_url": "http://bmc.test", "timeout": 1})
     assert result.get("failed") is not True
     assert result["health"] == "unknown"

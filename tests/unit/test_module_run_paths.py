@@ -7,6 +7,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from conftest import fixture_text
 
+from ansible_collections.rackwright.infra.plugins.module_utils import rackwright_check_raid
 from ansible_collections.rackwright.infra.plugins.modules import (
     bmc_health,
     disk_health,
@@ -156,7 +157,8 @@ def test_raid_health_live_storcli(monkeypatch, run_module):
             return 0, fixture_text("storcli/storcli-megaraid-drives-show-all.json"), ""
         return 0, fixture_text("storcli/storcli-megaraid-controllers-show-all-bbu-optimal.json"), ""
 
-    monkeypatch.setattr(raid_health, "find_tool", lambda module, names: "/opt/MegaRAID/storcli/storcli64")
+    storcli = "/opt/MegaRAID/storcli/storcli64"
+    monkeypatch.setattr(rackwright_check_raid, "find_tool", lambda module, names: storcli)
     monkeypatch.setattr(AnsibleModule, "run_command", fake_run_command)
     result = run_module(raid_health, {"format": "storcli"})
     assert result["health"] == "ok"
