@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from conftest import ROOT, ensure_lab, extra, guest, lab, play_recap, playbook
+from conftest import ROOT, SITE_WITH_PROOF, ensure_lab, extra, guest, lab, play_recap, playbook
 
 pytestmark = [pytest.mark.lab, pytest.mark.breaks_lab]
 HOSTS = ("old-server", "new-server")
@@ -42,7 +42,7 @@ def lab_repo(site_run):
     has the package whose upgrade asks for a reboot. On a lab restarted since the site run (a test that broke
     it), site.yml runs again: the gates need its backup jobs and new-server's RAID1."""
     if ensure_lab()["lab_id"] != site_run.lab_id:
-        run = playbook("playbooks/site.yml", timeout=1800)
+        run = playbook(*SITE_WITH_PROOF, timeout=1800)
         assert run.returncode == 0, run.output[-5000:]
     for host in HOSTS:
         lab("apt-repo", host, "old", timeout=300)
