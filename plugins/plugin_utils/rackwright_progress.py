@@ -80,6 +80,7 @@ def estimate(samples, now):
 
 # Actions that run on the controller only (no module is sent to the host).
 CONTROLLER_ACTIONS = {
+    "rackwright.infra.controller_file",
     "add_host",
     "assert",
     "debug",
